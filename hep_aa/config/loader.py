@@ -1,0 +1,301 @@
+"""Load, validate and default-fill the workflow configuration.
+
+The dataclasses below carry no defaults on purpose: every default lives in ``schema.yaml``
+so the CLI, the library and the Snakefile cannot disagree.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import functools
+import importlib.resources
+import types
+import typing
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import jsonschema
+import yaml
+
+from hep_aa.exceptions import ConfigError
+
+__all__ = [
+    "CiCidsConfig",
+    "Config",
+    "DatasetsConfig",
+    "EvaluationConfig",
+    "FeaturesConfig",
+    "LhcoConfig",
+    "MnistConfig",
+    "ModelConfig",
+    "PlotsConfig",
+    "TrainingConfig",
+    "VhConfig",
+    "load_config",
+    "load_schema",
+    "validate_config",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class LhcoConfig:
+    enabled: bool
+    path: str | None
+    n_background: int
+    n_signal: int
+    chunks: int
+
+
+@dataclasses.dataclass(frozen=True)
+class VhConfig:
+    enabled: bool
+    path: str | None
+    n_events: int
+    chunks: int
+    point: Mapping[str, float]
+
+
+@dataclasses.dataclass(frozen=True)
+class MnistConfig:
+    enabled: bool
+    path: str | None
+    known_anomaly_path: str | None
+    protocol: Literal["paper", "one-vs-rest"]
+    normal_class: int
+    known_class: int
+
+
+@dataclasses.dataclass(frozen=True)
+class CiCidsConfig:
+    enabled: bool
+    path: str | None
+    known_family: str
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetsConfig:
+    lhco: LhcoConfig
+    vh: VhConfig
+    mnist: MnistConfig
+    cicids: CiCidsConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class FeaturesConfig:
+    lhco_set: Literal["official", "community"]
+    chunk_size: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    hidden: tuple[int, ...]
+    latent_dim: int
+    beta: float
+    decoder: Literal["gaussian", "bernoulli"]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingConfig:
+    device: str
+    batch_size: int
+    learning_rate: float
+    epochs: int
+    patience: int
+    validation_fraction: float
+    finetune_epochs: int
+    finetune_learning_rate: float
+    lambda_max: float
+    ramp: Literal["linear", "cosine", "constant"]
+    ramp_epochs: int
+    anomaly_error: Literal["reconstruction", "elbo"]
+    anomaly_term: Literal["linear", "hinge", "log"]
+    margin: float
+    synthetic_ratio: float
+    synthetic_enlarge: float
+    divergence_tolerance: float
+    n_known_anomalies: int
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluationConfig:
+    signal_efficiencies: tuple[float, ...]
+    background_efficiencies: tuple[float, ...]
+    bootstrap: int
+    sic_max_relative_error: float
+
+
+@dataclasses.dataclass(frozen=True)
+class PlotsConfig:
+    formats: tuple[str, ...]
+    label: str
+    com_energy_tev: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """The whole validated configuration (see ``workflows/config.yaml`` for a commented copy)."""
+
+    version: int
+    seeds: tuple[int, ...]
+    datasets: DatasetsConfig
+    features: FeaturesConfig
+    model: ModelConfig
+    training: TrainingConfig
+    evaluation: EvaluationConfig
+    plots: PlotsConfig
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, JSON-serialisable dict (tuples become lists)."""
+        return _to_plain(self)
+
+
+@functools.cache
+def _schema_text() -> str:
+    return importlib.resources.files("hep_aa.config").joinpath("schema.yaml").read_text("utf-8")
+
+
+def load_schema() -> dict[str, Any]:
+    """Return a fresh copy of the packaged JSON Schema as a dict."""
+    return yaml.safe_load(_schema_text())
+
+
+def _format_path(parts: Iterator[Any] | Any) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<root>"
+
+
+def _defaulting_validator() -> type[jsonschema.protocols.Validator]:
+    base = jsonschema.Draft202012Validator
+    validate_properties = base.VALIDATORS["properties"]
+
+    def properties_with_defaults(validator, properties, instance, schema):  # type: ignore[no-untyped-def]
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema and name not in instance:
+                    instance[name] = copy.deepcopy(subschema["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(base, {"properties": properties_with_defaults})
+
+
+def validate_config(data: Any, *, source: str = "<config>") -> dict[str, Any]:
+    """Validate ``data`` against the schema and return a default-filled deep copy.
+
+    Parameters
+    ----------
+    data : mapping
+        The parsed configuration.
+    source : str
+        Where the data came from (a file name), used in error messages.
+
+    Raises
+    ------
+    ConfigError
+        On the first (most relevant) schema violation, naming the dotted JSON path.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{source}: the configuration must be a mapping at the top level, "
+            f"got {type(data).__name__}; start from workflows/config.yaml"
+        )
+    instance = copy.deepcopy(data)
+    validator = _defaulting_validator()(load_schema())
+    errors = list(validator.iter_errors(instance))
+    if errors:
+        err = jsonschema.exceptions.best_match(errors)
+        parts = list(err.absolute_path)
+        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            known = err.schema.get("properties", {})
+            parts += sorted(k for k in err.instance if k not in known)[:1]
+        path = _format_path(parts)
+        if err.validator == "additionalProperties":
+            hint = "remove it or check its spelling against workflows/config.yaml"
+        elif err.validator == "required":
+            hint = "add it (see workflows/config.yaml)"
+        else:
+            hint = "fix the value (allowed values are documented in workflows/config.yaml)"
+        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+        raise ConfigError(f"{source}: {path}: {err.message}; {hint}{more}")
+    _check_semantics(instance, source)
+    return instance
+
+
+def _check_semantics(cfg: dict[str, Any], source: str) -> None:
+    """Checks a JSON Schema cannot express."""
+    mnist = cfg["datasets"]["mnist"]
+    if mnist["protocol"] == "one-vs-rest" and mnist["normal_class"] == mnist["known_class"]:
+        raise ConfigError(
+            f"{source}: datasets.mnist.known_class: {mnist['known_class']} equals normal_class; "
+            "choose a different digit as the known anomaly"
+        )
+
+
+def _to_plain(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping):
+        return {k: _to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, tuple | list):
+        return [_to_plain(v) for v in obj]
+    return obj
+
+
+def _build(cls: type, data: Mapping[str, Any]) -> Any:
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for field in dataclasses.fields(cls):
+        value = data[field.name]
+        hint = hints[field.name]
+        if dataclasses.is_dataclass(hint):
+            value = _build(hint, value)
+        elif isinstance(value, list):
+            value = tuple(value)
+        elif isinstance(value, dict):
+            value = types.MappingProxyType(dict(value))
+        kwargs[field.name] = value
+    return cls(**kwargs)
+
+
+def load_config(source: str | Path | Mapping[str, Any]) -> Config:
+    """Load a configuration file (or mapping), validate it and fill the defaults.
+
+    Parameters
+    ----------
+    source : str, Path or mapping
+        Path of a YAML file, or an already parsed mapping.
+
+    Returns
+    -------
+    Config
+        Frozen dataclasses; sequences are tuples.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, is not valid YAML, or violates the schema.
+    """
+    if isinstance(source, Mapping):
+        data: Any = dict(source)
+        name = "<config>"
+    else:
+        path = Path(source)
+        name = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"{name}: file not found; pass an existing YAML config") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{name}: cannot be read ({exc}); pass a UTF-8 YAML file") from None
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise ConfigError(f"{name}: invalid YAML{where}: {problem}") from None
+    filled = validate_config(data, source=name)
+    return _build(Config, filled)

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hep_aa import __version__
+from hep_aa.cli import main
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"hep-aa {__version__}"
+
+
+def test_help_lists_config(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "config" in out
+    assert "--verbose" in out
+
+
+def test_config_validate_default(repo_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "validate", str(repo_root / "workflows" / "config.yaml")]) == 0
+    assert "valid" in capsys.readouterr().out
+
+
+def test_config_validate_wrong_type_is_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text('version: 1\ntraining: {epochs: "ten"}\n')
+    assert main(["config", "validate", str(bad)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1
+    assert "training.epochs" in lines[0]
+    assert "Traceback" not in captured.err
+
+
+def test_verbose_shows_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 3\n")
+    assert main(["-v", "config", "validate", str(bad)]) == 2
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_config_show_fills_defaults(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("version: 1\n")
+    assert main(["config", "show", str(cfg)]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["training"]["batch_size"] == 256
+
+
+def test_unknown_command_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["frobnicate"]) == 2
+    assert "No such command" in capsys.readouterr().err
+
+
+def test_console_script_exit_code(tmp_path: Path) -> None:
+    """The installed entry point exits 2 on a user error, with one stderr line."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nplots: {formats: []}\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "hep_aa", "config", "validate", str(bad)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1
+    assert "plots.formats" in proc.stderr
