@@ -12,6 +12,7 @@ __all__ = [
     "DataFormatError",
     "DependencyError",
     "HepAAError",
+    "MetricError",
     "ModelError",
 ]
 
@@ -34,3 +35,7 @@ class ModelError(HepAAError, RuntimeError):
 
 class DependencyError(HepAAError, ImportError):
     """An optional dependency needed for the requested operation is not installed."""
+
+
+class MetricError(HepAAError, ValueError):
+    """A metric cannot be computed from the given scores (an empty class, NaN scores, ...)."""

@@ -1,0 +1,727 @@
+"""scikit-learn-style anomaly detectors: Anomaly Awareness VAE and its baselines.
+
+All detectors share one contract:
+
+- ``__init__`` stores hyperparameters only (``get_params``/``set_params``/``clone`` work);
+- ``fit(X, y=None)`` with ``y`` in the DeepOD convention: 1 = known (labelled) anomaly,
+  0 = unlabelled/normal. The scaler is fitted on the ``y == 0`` rows only;
+- ``decision_function(X)`` → shape (n_events,), higher = more anomalous, deterministic;
+  ``score_samples(X)`` is its negative (scikit-learn's "higher = more normal");
+- ``save(directory)`` writes ``model.safetensors`` (weights) and ``model.json`` (class,
+  hyperparameters, feature names, scaler, training history, hep_aa version); the class method
+  ``load(directory)`` restores it without unpickling anything.
+
+Detectors: :class:`AnomalyAwareVAE` (the method; ``synthetic_ratio > 0`` adds uniform
+synthetic anomalies to the anomaly side), :class:`PlainVAE` (stage 1 only),
+:class:`SyntheticAnomalyClassifier` (arXiv:2506.13955), :class:`SupervisedClassifier` (the
+ceiling on the known anomaly) and :class:`IsolationForestDetector`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+
+from hep_aa._version import __version__
+from hep_aa.exceptions import DataFormatError, ModelError
+from hep_aa.io.artifacts import load_arrays, read_json, save_arrays, write_json
+from hep_aa.models import MLPVAE, ConvVAE, MLPClassifier
+from hep_aa.training import (
+    Scaler,
+    finetune,
+    pretrain,
+    resolve_device,
+    synthetic_box,
+    train_classifier,
+    uniform_synthetic,
+)
+from hep_aa.training.loops import _evaluate
+
+if TYPE_CHECKING:
+    from hep_aa.config import Config
+
+__all__ = [
+    "METHODS",
+    "AnomalyAwareVAE",
+    "IsolationForestDetector",
+    "PlainVAE",
+    "SupervisedClassifier",
+    "SyntheticAnomalyClassifier",
+    "load_detector",
+    "make_detector",
+]
+
+log = logging.getLogger(__name__)
+
+WEIGHTS = "model.safetensors"
+SIDECAR = "model.json"
+FORMAT = "hep_aa.detector"
+FORMAT_VERSION = 1
+
+
+def _as_2d(X: Any, name: str = "X") -> tuple[np.ndarray, list[str] | None]:
+    columns = [str(c) for c in X.columns] if hasattr(X, "columns") else None
+    arr = np.asarray(X, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise DataFormatError(
+            f"{name} must be a non-empty 2D array (n_events, n_features), got shape {arr.shape}"
+        )
+    if not np.all(np.isfinite(arr)):
+        cols = np.where(~np.all(np.isfinite(arr), axis=0))[0].tolist()
+        where = [columns[c] for c in cols] if columns else cols
+        raise DataFormatError(
+            f"{name} contains NaN/Inf in feature column(s) {where}; clean or drop those events"
+        )
+    return arr, columns
+
+
+def _split_y(X: np.ndarray, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    if y is None:
+        return X, X[:0]
+    y = np.asarray(y).ravel()
+    if y.shape[0] != X.shape[0]:
+        raise DataFormatError(f"y has {y.shape[0]} entries but X has {X.shape[0]} rows")
+    if not np.isin(y, (0, 1)).all():
+        raise DataFormatError("y must contain only 0 (unlabelled/normal) and 1 (known anomaly)")
+    return X[y == 0], X[y == 1]
+
+
+class _Detector(BaseEstimator):
+    """Scaler, feature bookkeeping, save/load shared by every detector."""
+
+    _registry: ClassVar[dict[str, type[_Detector]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _Detector._registry[cls.__name__] = cls
+
+    # -- helpers -------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "scaler_"):
+            raise ModelError(
+                f"this {type(self).__name__} is not fitted yet; call fit(X) or load a saved model"
+            )
+
+    def _prepare_fit(self, X: Any, feature_names: list[str] | None) -> np.ndarray:
+        arr, columns = _as_2d(X)
+        names = feature_names or columns or [f"x{i}" for i in range(arr.shape[1])]
+        if len(names) != arr.shape[1]:
+            raise DataFormatError(f"{len(names)} feature names given for {arr.shape[1]} columns")
+        self.feature_names_in_ = list(names)
+        self.n_features_in_ = arr.shape[1]
+        return arr
+
+    def _transform(self, X: Any) -> np.ndarray:
+        self._check_fitted()
+        arr, _ = _as_2d(X)
+        if arr.shape[1] != self.n_features_in_:
+            raise DataFormatError(
+                f"X has {arr.shape[1]} features but the model was trained on {self.n_features_in_} "
+                f"({', '.join(self.feature_names_in_)}); use the same feature set"
+            )
+        return self.scaler_.transform(arr)
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        """Opposite of :meth:`decision_function` (higher = more normal), as in scikit-learn."""
+        return -self.decision_function(X)
+
+    def decision_function(self, X: Any) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- persistence ---------------------------------------------------------------------
+    def _arrays(self) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def _restore(self, arrays: dict[str, np.ndarray]) -> None:
+        raise NotImplementedError
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write ``model.safetensors`` and ``model.json`` into the folder ``path``.
+
+        Each file is written atomically; the JSON sidecar is written last, so a folder with
+        a sidecar always has complete weights.
+        """
+        self._check_fitted()
+        out = Path(path)
+        out.mkdir(parents=True, exist_ok=True)
+        params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.get_params().items()}
+        save_arrays(out / WEIGHTS, self._arrays())
+        write_json(
+            out / SIDECAR,
+            {
+                "format": FORMAT,
+                "format_version": FORMAT_VERSION,
+                "hep_aa_version": __version__,
+                "class": type(self).__name__,
+                "hyperparameters": params,
+                "feature_names": self.feature_names_in_,
+                "scaler": self.scaler_.to_dict(),
+                "history": getattr(self, "history_", {}),
+            },
+        )
+        return out
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Any:
+        """Load a detector saved with :meth:`save`; the class must match (or be a subclass)."""
+        folder = Path(path)
+        if not (folder / SIDECAR).is_file():
+            raise ModelError(f"{folder}: no {SIDECAR} found; pass a folder written by hep-aa train / .save()")
+        try:
+            meta = read_json(folder / SIDECAR)
+        except DataFormatError as exc:
+            raise ModelError(str(exc)) from None
+        if meta.get("format") != FORMAT or meta.get("format_version") != FORMAT_VERSION:
+            raise ModelError(
+                f"{folder / SIDECAR}: format {meta.get('format')!r} v{meta.get('format_version')} is not "
+                f"{FORMAT} v{FORMAT_VERSION}; re-train with this hep_aa version"
+            )
+        klass = _Detector._registry.get(meta.get("class", ""))
+        if klass is None or not issubclass(klass, cls):
+            raise ModelError(f"{folder}: holds a {meta.get('class')!r}, not a {cls.__name__}")
+        params = {
+            k: (tuple(v) if isinstance(v, list) else v)
+            for k, v in meta["hyperparameters"].items()
+            if k in klass._get_param_names()
+        }
+        obj = klass(**params)
+        obj.feature_names_in_ = list(meta["feature_names"])
+        obj.n_features_in_ = len(obj.feature_names_in_)
+        obj.scaler_ = Scaler.from_dict(meta["scaler"])
+        obj.history_ = meta.get("history", {})
+        try:
+            arrays = load_arrays(folder / WEIGHTS)
+            obj._restore(arrays)
+        except (DataFormatError, KeyError, RuntimeError) as exc:
+            raise ModelError(
+                f"{folder / WEIGHTS}: cannot restore the weights ({exc}); re-train the model"
+            ) from None
+        return obj
+
+
+class _TorchDetector(_Detector):
+    """Device handling and tensor conversion for the torch-based detectors."""
+
+    module_: torch.nn.Module
+
+    def _device(self) -> torch.device:
+        return resolve_device(getattr(self, "device", "auto"))
+
+    def _tensor(self, x: np.ndarray, device: torch.device) -> torch.Tensor:
+        t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+        if device.type == "cuda":
+            return t.pin_memory().to(device, non_blocking=True)
+        return t
+
+    def _split(
+        self, x: np.ndarray, fraction: float, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        n_val = max(1, round(fraction * len(x)))
+        if len(x) - n_val < 1:
+            raise DataFormatError(
+                f"need at least 2 background events to split off a validation set, got {len(x)}"
+            )
+        perm = rng.permutation(len(x))
+        return x[perm[n_val:]], x[perm[:n_val]]
+
+    def _build_module(self) -> torch.nn.Module:
+        raise NotImplementedError
+
+    def _init_module(self) -> torch.nn.Module:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            return self._build_module()
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        return {k: v.detach().cpu().numpy() for k, v in self.module_.state_dict().items()}
+
+    def _restore(self, arrays: dict[str, np.ndarray]) -> None:
+        module = self._build_module()
+        module.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in arrays.items()})
+        self.module_ = module.to(self._device()).eval()
+
+
+class AnomalyAwareVAE(_TorchDetector):
+    """Variational autoencoder with Anomaly Awareness fine-tuning (arXiv:2504.11520).
+
+    Stage 1 trains on background (``y == 0``) with early stopping on a background-only
+    validation split. If ``y`` marks known anomalies, stage 2 fine-tunes with loss
+    ``L_VAE(x)`` on background and ``L_VAE(x) − λ_AA·E(x)`` on anomalies, λ_AA ramped to
+    ``lambda_max``. The score is E(x) with z = μ (deterministic).
+
+    Parameters
+    ----------
+    hidden : tuple of int
+        Encoder widths (MLP); the decoder mirrors them.
+    latent_dim : int
+    beta : float
+        KL weight.
+    decoder : {"gaussian", "bernoulli"}
+    architecture : {"mlp", "conv"}
+        ``conv`` for square images given as flat rows (see :class:`~hep_aa.models.ConvVAE`).
+    scaler : {"standard", "robust", "log-robust", "minmax", "none"}
+        Fitted on background only; use ``"none"`` for images already in [0, 1].
+    batch_size, learning_rate, epochs, patience, validation_fraction
+        Stage 1.
+    finetune_epochs, finetune_learning_rate, lambda_max, ramp, ramp_epochs
+        Stage 2 and the λ_AA schedule.
+    anomaly_error : {"reconstruction", "elbo"}
+        E(x), used both in the anomaly term and as the anomaly score.
+    anomaly_term : {"linear", "hinge", "log"}
+        The paper's linear term or a bounded extension; ``margin`` is the hinge's m in units
+        of the median background E(x) after pretraining.
+    synthetic_ratio, synthetic_enlarge
+        Uniform synthetic anomalies per known anomaly, drawn each epoch in the min–max box of
+        the scaled background enlarged by ``synthetic_enlarge`` per side (extension).
+    divergence_tolerance : float
+        Stage 2 stops and restores the last good state if the background validation loss
+        rises by more than this fraction (or becomes NaN).
+    mixed_precision : bool
+        bfloat16 autocast on CUDA.
+    seed : int
+        Seeds initialisation, splits, shuffling and latent noise: same seed on CPU → same scores.
+    device : str
+        ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    """
+
+    _fine_tunes: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        *,
+        hidden: tuple[int, ...] = (64, 32),
+        latent_dim: int = 4,
+        beta: float = 1.0,
+        decoder: str = "gaussian",
+        architecture: str = "mlp",
+        scaler: str = "standard",
+        batch_size: int = 256,
+        learning_rate: float = 1e-3,
+        epochs: int = 100,
+        patience: int = 10,
+        validation_fraction: float = 0.2,
+        finetune_epochs: int = 30,
+        finetune_learning_rate: float = 5e-4,
+        lambda_max: float = 1.0,
+        ramp: str = "linear",
+        ramp_epochs: int = 10,
+        anomaly_error: str = "reconstruction",
+        anomaly_term: str = "linear",
+        margin: float = 3.0,
+        synthetic_ratio: float = 0.0,
+        synthetic_enlarge: float = 0.1,
+        divergence_tolerance: float = 0.5,
+        mixed_precision: bool = False,
+        seed: int = 0,
+        device: str = "auto",
+    ) -> None:
+        self.hidden = hidden
+        self.latent_dim = latent_dim
+        self.beta = beta
+        self.decoder = decoder
+        self.architecture = architecture
+        self.scaler = scaler
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.epochs = epochs
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.finetune_epochs = finetune_epochs
+        self.finetune_learning_rate = finetune_learning_rate
+        self.lambda_max = lambda_max
+        self.ramp = ramp
+        self.ramp_epochs = ramp_epochs
+        self.anomaly_error = anomaly_error
+        self.anomaly_term = anomaly_term
+        self.margin = margin
+        self.synthetic_ratio = synthetic_ratio
+        self.synthetic_enlarge = synthetic_enlarge
+        self.divergence_tolerance = divergence_tolerance
+        self.mixed_precision = mixed_precision
+        self.seed = seed
+        self.device = device
+
+    def _build_module(self) -> torch.nn.Module:
+        if self.architecture == "mlp":
+            return MLPVAE(self.n_features_in_, tuple(self.hidden), self.latent_dim, self.beta, self.decoder)  # type: ignore[arg-type]
+        if self.architecture == "conv":
+            return ConvVAE(
+                self.n_features_in_, latent_dim=self.latent_dim, beta=self.beta, decoder=self.decoder
+            )  # type: ignore[arg-type]
+        raise ModelError(f"architecture must be 'mlp' or 'conv', got {self.architecture!r}")
+
+    def fit(self, X: Any, y: Any = None, *, feature_names: list[str] | None = None) -> AnomalyAwareVAE:
+        """Stage 1 on ``y == 0`` rows, then (AA-VAE only) stage 2 with the ``y == 1`` rows.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_events, n_features)
+        y : array_like of shape (n_events,), optional
+            1 = known anomaly, 0 = background (DeepOD convention); None = all background.
+        feature_names : list of str, optional
+            Stored with the model (taken from ``X.columns`` for a DataFrame).
+        """
+        arr = self._prepare_fit(X, feature_names)
+        x_bkg, x_anom = _split_y(arr, y)
+        if len(x_bkg) < 2:
+            raise DataFormatError(f"need at least 2 background (y == 0) events, got {len(x_bkg)}")
+        self.scaler_ = Scaler(self.scaler).fit(x_bkg)  # type: ignore[arg-type]
+        device = self._device()
+        rng = np.random.default_rng(self.seed)
+        train, val = self._split(self.scaler_.transform(x_bkg), self.validation_fraction, rng)
+        self._generator = torch.Generator().manual_seed(self.seed)
+        self.module_ = self._init_module().to(device)
+        self.history_ = {
+            "pretrain": pretrain(
+                self.module_,  # type: ignore[arg-type]
+                self._tensor(train, device),
+                self._tensor(val, device),
+                epochs=self.epochs,
+                batch_size=self.batch_size,
+                learning_rate=self.learning_rate,
+                patience=self.patience,
+                generator=self._generator,
+                mixed_precision=self.mixed_precision,
+            )
+        }
+        if self._fine_tunes and len(x_anom):
+            self._finetune(train, val, self.scaler_.transform(x_anom))
+        self.module_.eval()
+        return self
+
+    def fine_tune(self, X_bkg: Any, X_anom: Any) -> AnomalyAwareVAE:
+        """Stage 2 only, on a fitted (pretrained) model; the scaler is kept.
+
+        Parameters
+        ----------
+        X_bkg : array_like of shape (n_bkg, n_features)
+            Background (split again into training and validation with ``seed``).
+        X_anom : array_like of shape (n_anomalies, n_features)
+            Known anomalies.
+        """
+        x_bkg = self._transform(X_bkg)
+        x_anom = self._transform(X_anom)
+        train, val = self._split(x_bkg, self.validation_fraction, np.random.default_rng(self.seed + 1))
+        if not hasattr(self, "_generator"):
+            self._generator = torch.Generator().manual_seed(self.seed + 1)
+        self._finetune(train, val, x_anom)
+        self.module_.eval()
+        return self
+
+    def _finetune(self, train: np.ndarray, val: np.ndarray, anom: np.ndarray) -> None:
+        device = self._device()
+        synth, n_synth = None, 0
+        if self.synthetic_ratio > 0:
+            low, high = synthetic_box(train, self.synthetic_enlarge)
+            n_synth = max(1, round(self.synthetic_ratio * len(anom)))
+
+            def synth(n: int) -> torch.Tensor:
+                return uniform_synthetic(n, low, high, generator=self._generator, device=device)
+
+        self.history_["finetune"] = finetune(
+            self.module_,  # type: ignore[arg-type]
+            self._tensor(train, device),
+            self._tensor(anom, device),
+            self._tensor(val, device),
+            epochs=self.finetune_epochs,
+            batch_size=self.batch_size,
+            learning_rate=self.finetune_learning_rate,
+            lambda_max=self.lambda_max,
+            ramp=self.ramp,  # type: ignore[arg-type]
+            ramp_epochs=self.ramp_epochs,
+            anomaly_error=self.anomaly_error,  # type: ignore[arg-type]
+            anomaly_term=self.anomaly_term,  # type: ignore[arg-type]
+            margin=self.margin,
+            synthetic=synth,
+            n_synthetic=n_synth,
+            divergence_tolerance=self.divergence_tolerance,
+            generator=self._generator,
+            mixed_precision=self.mixed_precision,
+        )
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Anomaly score E(x) with z = μ, shape (n_events,); higher = more anomalous."""
+        x = self._tensor(self._transform(X), self._device())
+        total, recon = _evaluate(self.module_, x)  # type: ignore[arg-type]
+        return (recon if self.anomaly_error == "reconstruction" else total).astype(np.float64)
+
+    def encode(self, X: Any) -> np.ndarray:
+        """Posterior means μ, shape (n_events, latent_dim) (for latent-space plots)."""
+        x = self._tensor(self._transform(X), self._device())
+        with torch.no_grad():
+            mu, _ = self.module_.encode(x)  # type: ignore[operator]
+        return mu.float().cpu().numpy()
+
+
+class PlainVAE(AnomalyAwareVAE):
+    """Plain VAE baseline: stage 1 only; rows labelled as anomalies (``y == 1``) are ignored."""
+
+    _fine_tunes: ClassVar[bool] = False
+
+
+class SyntheticAnomalyClassifier(_TorchDetector):
+    """Normal vs (known ∪ uniform synthetic) anomalies classifier, arXiv:2506.13955.
+
+    Synthetic anomalies are drawn uniformly in the min–max box of the scaled normal data,
+    enlarged by ``synthetic_enlarge`` per side, afresh each epoch: ``synthetic_ratio`` per
+    known anomaly (or per normal event when no anomaly is labelled). The two classes are
+    weighted to equal total weight. The score is the logit.
+
+    Parameters
+    ----------
+    hidden : tuple of int
+    scaler : str
+    synthetic_ratio, synthetic_enlarge : float
+    batch_size, learning_rate, epochs, patience, validation_fraction
+    mixed_precision : bool
+    seed : int
+    device : str
+    """
+
+    def __init__(
+        self,
+        *,
+        hidden: tuple[int, ...] = (64, 32),
+        scaler: str = "standard",
+        synthetic_ratio: float = 1.0,
+        synthetic_enlarge: float = 0.1,
+        batch_size: int = 256,
+        learning_rate: float = 1e-3,
+        epochs: int = 100,
+        patience: int = 10,
+        validation_fraction: float = 0.2,
+        mixed_precision: bool = False,
+        seed: int = 0,
+        device: str = "auto",
+    ) -> None:
+        self.hidden = hidden
+        self.scaler = scaler
+        self.synthetic_ratio = synthetic_ratio
+        self.synthetic_enlarge = synthetic_enlarge
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.epochs = epochs
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.mixed_precision = mixed_precision
+        self.seed = seed
+        self.device = device
+
+    def _build_module(self) -> torch.nn.Module:
+        return MLPClassifier(self.n_features_in_, tuple(self.hidden))
+
+    def fit(
+        self, X: Any, y: Any = None, *, feature_names: list[str] | None = None
+    ) -> SyntheticAnomalyClassifier:
+        """Fit normal (``y == 0``) against known anomalies (``y == 1``) plus synthetic ones."""
+        arr = self._prepare_fit(X, feature_names)
+        x_norm, x_anom = _split_y(arr, y)
+        if len(x_norm) < 2:
+            raise DataFormatError(f"need at least 2 normal (y == 0) events, got {len(x_norm)}")
+        n_synth = round(self.synthetic_ratio * (len(x_anom) if len(x_anom) else len(x_norm)))
+        if len(x_anom) + n_synth == 0:
+            raise DataFormatError(
+                f"{type(self).__name__} needs labelled anomalies (y == 1) or synthetic_ratio > 0; got neither"
+            )
+        self.scaler_ = Scaler(self.scaler).fit(x_norm)  # type: ignore[arg-type]
+        device = self._device()
+        rng = np.random.default_rng(self.seed)
+        norm_tr, norm_val = self._split(self.scaler_.transform(x_norm), self.validation_fraction, rng)
+        anom = self.scaler_.transform(x_anom) if len(x_anom) else np.empty((0, arr.shape[1]), np.float32)
+        if len(anom) >= 2:
+            anom_tr, anom_val = self._split(anom, self.validation_fraction, rng)
+        else:
+            anom_tr, anom_val = anom, anom
+        gen = torch.Generator().manual_seed(self.seed)
+        low, high = synthetic_box(norm_tr, self.synthetic_enlarge)
+        n_synth_tr = n_synth - round(self.validation_fraction * n_synth)
+        n_synth_val = n_synth - n_synth_tr
+
+        def assemble(pos: list[torch.Tensor], neg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            x_pos = torch.cat(pos) if pos else neg[:0]
+            xs = torch.cat([neg, x_pos])
+            ys = torch.cat([torch.zeros(len(neg), device=device), torch.ones(len(x_pos), device=device)])
+            return xs, ys
+
+        neg_tr = self._tensor(norm_tr, device)
+        known_tr = self._tensor(anom_tr, device)
+
+        def resample() -> tuple[torch.Tensor, torch.Tensor]:
+            pos = [known_tr]
+            if n_synth_tr:
+                pos.append(uniform_synthetic(n_synth_tr, low, high, generator=gen, device=device))
+            return assemble(pos, neg_tr)
+
+        val_pos = [self._tensor(anom_val, device)]
+        if n_synth_val:
+            val_pos.append(uniform_synthetic(n_synth_val, low, high, generator=gen, device=device))
+        x_val, y_val = assemble(val_pos, self._tensor(norm_val, device))
+        x_tr, y_tr = resample()
+        self.module_ = self._init_module().to(device)
+        self.history_ = {
+            "classifier": train_classifier(
+                self.module_,
+                x_tr,
+                y_tr,
+                x_val,
+                y_val,
+                epochs=self.epochs,
+                batch_size=self.batch_size,
+                learning_rate=self.learning_rate,
+                patience=self.patience,
+                generator=gen,
+                resample=resample if n_synth_tr else None,
+                mixed_precision=self.mixed_precision,
+            )
+        }
+        self.module_.eval()
+        return self
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Classifier logit, shape (n_events,); higher = more anomalous."""
+        x = self._tensor(self._transform(X), self._device())
+        with torch.no_grad():
+            out = torch.cat([self.module_(x[i : i + 65536]).float() for i in range(0, len(x), 65536)])
+        return out.cpu().numpy().astype(np.float64)
+
+
+class SupervisedClassifier(SyntheticAnomalyClassifier):
+    """Supervised ceiling: normal vs the known anomalies only (no synthetic points)."""
+
+    def __init__(
+        self,
+        *,
+        hidden: tuple[int, ...] = (64, 32),
+        scaler: str = "standard",
+        batch_size: int = 256,
+        learning_rate: float = 1e-3,
+        epochs: int = 100,
+        patience: int = 10,
+        validation_fraction: float = 0.2,
+        mixed_precision: bool = False,
+        seed: int = 0,
+        device: str = "auto",
+    ) -> None:
+        super().__init__(
+            hidden=hidden,
+            scaler=scaler,
+            synthetic_ratio=0.0,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            epochs=epochs,
+            patience=patience,
+            validation_fraction=validation_fraction,
+            mixed_precision=mixed_precision,
+            seed=seed,
+            device=device,
+        )
+
+
+class IsolationForestDetector(_Detector):
+    """scikit-learn IsolationForest on background-scaled features (unsupervised baseline).
+
+    Saving never pickles: the scaled training events are stored in safetensors and the forest
+    is rebuilt deterministically (fixed ``random_state``) on load, giving identical scores.
+
+    Parameters
+    ----------
+    n_estimators : int
+    max_samples : int or "auto"
+    scaler : str
+    seed : int
+    """
+
+    def __init__(
+        self,
+        *,
+        n_estimators: int = 200,
+        max_samples: int | str = "auto",
+        scaler: str = "standard",
+        seed: int = 0,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.max_samples = max_samples
+        self.scaler = scaler
+        self.seed = seed
+
+    def _forest(self, x: np.ndarray) -> Any:
+        from sklearn.ensemble import IsolationForest
+
+        return IsolationForest(
+            n_estimators=self.n_estimators, max_samples=self.max_samples, random_state=self.seed
+        ).fit(x)
+
+    def fit(
+        self, X: Any, y: Any = None, *, feature_names: list[str] | None = None
+    ) -> IsolationForestDetector:
+        """Fit on the ``y == 0`` rows (labelled anomalies are ignored)."""
+        arr = self._prepare_fit(X, feature_names)
+        x_bkg, _ = _split_y(arr, y)
+        self.scaler_ = Scaler(self.scaler).fit(x_bkg)  # type: ignore[arg-type]
+        self.train_ = self.scaler_.transform(x_bkg)
+        self.forest_ = self._forest(self.train_)
+        self.history_ = {}
+        return self
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Negative IsolationForest ``score_samples``; higher = more anomalous."""
+        return -self.forest_.score_samples(self._transform(X)).astype(np.float64)
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        return {"train": self.train_}
+
+    def _restore(self, arrays: dict[str, np.ndarray]) -> None:
+        self.train_ = arrays["train"]
+        self.forest_ = self._forest(self.train_)
+
+
+#: Method names of the CLI and workflow, mapped to detector classes and fixed options.
+METHODS: dict[str, tuple[type[_Detector], dict[str, Any]]] = {
+    "vae": (PlainVAE, {}),
+    "aa-vae": (AnomalyAwareVAE, {"synthetic_ratio": 0.0}),
+    "aa-vae-synth": (AnomalyAwareVAE, {}),
+    "synth-classifier": (SyntheticAnomalyClassifier, {}),
+    "iforest": (IsolationForestDetector, {}),
+    "supervised": (SupervisedClassifier, {}),
+}
+
+
+def make_detector(method: str, config: Config | None = None, *, seed: int = 0, **overrides: Any) -> _Detector:
+    """Build the detector of a workflow ``method`` with hyperparameters from ``config``.
+
+    Parameters
+    ----------
+    method : {"vae", "aa-vae", "aa-vae-synth", "synth-classifier", "iforest", "supervised"}
+    config : Config, optional
+        The ``model`` and ``training`` sections supply hyperparameters; the detector defaults
+        otherwise.
+    seed : int
+    **overrides
+        Extra hyperparameters (e.g. ``scaler="none"`` for images).
+    """
+    if method not in METHODS:
+        raise ModelError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    klass, fixed = METHODS[method]
+    names = set(klass._get_param_names())
+    params: dict[str, Any] = {}
+    if config is not None:
+        t, m = config.training, config.model
+        params.update(m.__dict__ if hasattr(m, "__dict__") else {})
+        params.update(t.__dict__)
+    params.update(fixed)
+    if method == "aa-vae-synth" and params.get("synthetic_ratio", 0) <= 0:
+        params["synthetic_ratio"] = 1.0
+    params.update(overrides)
+    params["seed"] = seed
+    return klass(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in params.items() if k in names})
+
+
+def load_detector(path: str | os.PathLike[str]) -> _Detector:
+    """Load any saved detector, whatever its class."""
+    return _Detector.load(path)

@@ -1,0 +1,416 @@
+"""The explicit training loops: VAE pretraining, Anomaly Awareness fine-tuning, classifiers.
+
+All data are tensors already on the training device; mini-batches are index slices of a
+permutation drawn from an explicit :class:`torch.Generator` (no per-sample ``DataLoader``).
+Every loop returns a history: one dict of lists, one entry per epoch.
+
+Anomaly Awareness (arXiv:2504.11520), per mini-batch::
+
+    loss = mean_bkg L_VAE(x) + mean_anom [ L_VAE(x) − λ_AA(t) · g(E(x)) ]
+
+with E(x) the per-event reconstruction error (or the full negative ELBO) and g the anomaly
+term: ``linear`` g(E) = E (the paper's); the bounded extensions ``hinge`` g(E) = −max(0, m − E)
+(stop pushing once E ≥ m) and ``log`` g(E) = log(1 + E). Background and anomaly terms are
+averaged separately so that a few hundred anomalies are not swamped by the background; the
+anomaly batch is drawn with replacement from the (known ∪ synthetic) anomalies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import math
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Literal
+
+import numpy as np
+import torch
+
+from hep_aa.metrics.roc import auc_from_scores
+from hep_aa.models.vae import VAELoss, _VAEBase
+from hep_aa.training.schedules import lambda_schedule
+
+__all__ = ["TrainingDivergenceWarning", "anomaly_objective", "finetune", "pretrain", "train_classifier"]
+
+log = logging.getLogger(__name__)
+
+History = dict[str, list[float]]
+AnomalyError = Literal["reconstruction", "elbo"]
+AnomalyTerm = Literal["linear", "hinge", "log"]
+
+
+class TrainingDivergenceWarning(UserWarning):
+    """Fine-tuning was stopped early because the background loss diverged or became NaN."""
+
+
+def _batches(
+    n: int, batch_size: int, generator: torch.Generator, device: torch.device
+) -> Iterator[torch.Tensor]:
+    perm = torch.randperm(n, generator=generator).to(device)
+    for start in range(0, n, batch_size):
+        yield perm[start : start + batch_size]
+
+
+def _improved(value: float, best: float, rel: float = 1e-6) -> bool:
+    """True when ``value`` beats ``best`` by more than a relative ``rel`` (``best`` may be inf)."""
+    return math.isfinite(value) and (not math.isfinite(best) or value < best - rel * abs(best))
+
+
+def _autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager[object]:
+    if enabled and device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def per_event_error(loss: VAELoss, kind: AnomalyError) -> torch.Tensor:
+    """E(x) of each event: the reconstruction term or the full negative ELBO."""
+    return loss.recon if kind == "reconstruction" else loss.total
+
+
+def anomaly_objective(
+    loss: VAELoss,
+    lam: float,
+    *,
+    error: AnomalyError = "reconstruction",
+    term: AnomalyTerm = "linear",
+    margin: float = 10.0,
+) -> torch.Tensor:
+    """Per-event Anomaly Awareness loss of anomalies, ``L_VAE(x) − λ·g(E(x))``.
+
+    Parameters
+    ----------
+    loss : VAELoss
+        Per-event terms of the anomalies, tensors of shape (n_anomalies,).
+    lam : float
+        λ_AA at this epoch.
+    error : {"reconstruction", "elbo"}
+        Which E(x).
+    term : {"linear", "hinge", "log"}
+        ``linear``: g = E (the paper); ``hinge``: g = −max(0, m − E); ``log``: g = log(1 + E).
+    margin : float
+        m of the hinge.
+    """
+    e = per_event_error(loss, error)
+    if term == "linear":
+        g = e
+    elif term == "hinge":
+        g = -torch.clamp(margin - e, min=0.0)
+    elif term == "log":
+        g = torch.log1p(e.clamp(min=0.0))
+    else:
+        raise ValueError(f"unknown anomaly term {term!r}; use linear, hinge or log")
+    return loss.total - lam * g
+
+
+@torch.no_grad()
+def _evaluate(
+    model: _VAEBase, x: torch.Tensor, batch_size: int = 65536, *, generator: torch.Generator | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-event total loss and reconstruction error on ``x``: deterministic (z = μ), or with
+    a sampled z when a ``generator`` is given."""
+    was_training = model.training
+    model.eval()
+    totals, recons = [], []
+    for start in range(0, len(x), batch_size):
+        xb = x[start : start + batch_size]
+        loss = model.loss(xb, model(xb, sample=generator is not None, generator=generator))
+        totals.append(loss.total.float().cpu())
+        recons.append(loss.recon.float().cpu())
+    model.train(was_training)
+    return torch.cat(totals).numpy(), torch.cat(recons).numpy()
+
+
+def pretrain(
+    model: _VAEBase,
+    x_train: torch.Tensor,
+    x_val: torch.Tensor,
+    *,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    patience: int,
+    generator: torch.Generator,
+    mixed_precision: bool = False,
+) -> History:
+    """Stage 1: unsupervised VAE training on background with early stopping.
+
+    Parameters
+    ----------
+    model : MLPVAE or ConvVAE
+        Trained in place; on return it holds the weights of the best validation epoch.
+    x_train, x_val : Tensor of shape (n_events, n_features)
+        Background only, on the training device.
+    epochs, batch_size, learning_rate, patience
+        Usual meanings; training stops after ``patience`` epochs without improvement.
+    generator : torch.Generator
+        CPU generator for shuffling and latent noise.
+
+    Returns
+    -------
+    dict of lists
+        Per epoch: ``epoch, loss, recon, kl, val_loss``; plus ``best_epoch`` (one entry).
+    """
+    device = x_train.device
+    opt = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    noise = _device_generator(generator, device)
+    hist: History = {"epoch": [], "loss": [], "recon": [], "kl": [], "val_loss": []}
+    best, best_state, since_best = math.inf, copy.deepcopy(model.state_dict()), 0
+    model.train()
+    for epoch in range(epochs):
+        sums = torch.zeros(3, device=device)
+        for idx in _batches(len(x_train), batch_size, generator, device):
+            xb = x_train[idx]
+            with _autocast(device, mixed_precision):
+                loss = model.loss(xb, model(xb, generator=noise), reduction="mean")
+            opt.zero_grad(set_to_none=True)
+            loss.total.backward()
+            opt.step()
+            sums += torch.stack([loss.total.detach(), loss.recon.detach(), loss.kl.detach()]) * len(idx)
+        means = (sums / len(x_train)).tolist()
+        val = float(_evaluate(model, x_val)[0].mean())
+        for key, value in zip(
+            ("epoch", "loss", "recon", "kl", "val_loss"), (epoch, *means, val), strict=True
+        ):
+            hist[key].append(float(value))
+        log.debug("pretrain epoch %d loss %.4f val %.4f", epoch, means[0], val)
+        if _improved(val, best):
+            best, best_state, since_best = val, copy.deepcopy(model.state_dict()), 0
+        else:
+            since_best += 1
+            if since_best >= patience:
+                break
+    model.load_state_dict(best_state)
+    hist["best_epoch"] = [float(hist["epoch"][int(np.nanargmin(hist["val_loss"]))])]
+    return hist
+
+
+def _device_generator(generator: torch.Generator, device: torch.device) -> torch.Generator:
+    """A generator on ``device`` seeded from ``generator`` (identity on CPU)."""
+    if device.type == "cpu":
+        return generator
+    seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+    return torch.Generator(device=device).manual_seed(seed)
+
+
+def finetune(
+    model: _VAEBase,
+    x_bkg: torch.Tensor,
+    x_anom: torch.Tensor,
+    x_val: torch.Tensor,
+    *,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    lambda_max: float,
+    ramp: Literal["linear", "cosine", "constant"] = "linear",
+    ramp_epochs: int = 10,
+    anomaly_error: AnomalyError = "reconstruction",
+    anomaly_term: AnomalyTerm = "linear",
+    margin: float = 10.0,
+    synthetic: Callable[[int], torch.Tensor] | None = None,
+    n_synthetic: int = 0,
+    divergence_tolerance: float = 0.5,
+    generator: torch.Generator,
+    mixed_precision: bool = False,
+) -> History:
+    """Stage 2: Anomaly Awareness fine-tuning of a pretrained VAE (in place).
+
+    Parameters
+    ----------
+    model : MLPVAE or ConvVAE
+        A pretrained model.
+    x_bkg, x_val : Tensor of shape (n, n_features)
+        Background for training and for validation (the divergence guard).
+    x_anom : Tensor of shape (n_anomalies, n_features)
+        Labelled (known) anomalies.
+    lambda_max, ramp, ramp_epochs
+        λ_AA schedule, see :func:`~hep_aa.training.schedules.lambda_schedule`.
+    anomaly_error, anomaly_term
+        See :func:`anomaly_objective`.
+    margin : float
+        Hinge margin in units of the median background E(x) of the pretrained model
+        (validation set), so that it does not depend on the number or scale of features.
+    synthetic : callable, optional
+        ``synthetic(n)`` returns ``n`` synthetic anomalies on the device; drawn afresh each
+        epoch and added to the anomaly side (the AA + synthetic extension).
+    n_synthetic : int
+        Synthetic anomalies per epoch.
+    divergence_tolerance : float
+        Fine-tuning stops, restores the last good state and warns
+        (:class:`TrainingDivergenceWarning`) when the background validation loss is NaN or
+        exceeds ``(1 + tolerance)`` × its pretrained value.
+
+    Returns
+    -------
+    dict of lists
+        Per epoch: ``epoch, lambda, bkg_loss, bkg_kl, anom_error, val_bkg_loss,
+        val_auc_known`` (AUC of E(x) for validation background vs the known anomalies — a
+        monitor, not an unbiased metric); ``val_bkg_loss_pretrained`` (one entry) and
+        ``stopped_early`` (1.0 when the guard fired).
+    """
+    if len(x_anom) == 0:
+        raise ValueError("finetune needs at least one anomaly")
+    device = x_bkg.device
+    opt = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    noise = _device_generator(generator, device)
+    ref = float(_evaluate(model, x_val)[0].mean())
+    # The hinge margin is relative: m × the median background E(x) of the pretrained model,
+    # with z sampled as in the training objective it bounds.
+    sampled_total, sampled_recon = _evaluate(model, x_val, generator=noise)
+    margin_abs = margin * float(
+        np.median(sampled_recon if anomaly_error == "reconstruction" else sampled_total)
+    )
+    hist: History = {
+        "epoch": [],
+        "lambda": [],
+        "bkg_loss": [],
+        "bkg_kl": [],
+        "anom_error": [],
+        "val_bkg_loss": [],
+        "val_auc_known": [],
+        "val_bkg_loss_pretrained": [ref],
+        "hinge_margin": [margin_abs],
+        "stopped_early": [0.0],
+    }
+    good_state = copy.deepcopy(model.state_dict())
+    model.train()
+    for epoch in range(epochs):
+        lam = lambda_schedule(epoch, lambda_max=lambda_max, ramp_epochs=ramp_epochs, kind=ramp)
+        anomalies = (
+            x_anom if synthetic is None or n_synthetic == 0 else torch.cat([x_anom, synthetic(n_synthetic)])
+        )
+        n_a = min(batch_size, len(anomalies))
+        sums = torch.zeros(3, device=device)
+        n_steps = 0
+        for idx in _batches(len(x_bkg), batch_size, generator, device):
+            xb = x_bkg[idx]
+            xa = anomalies[torch.randint(0, len(anomalies), (n_a,), generator=generator).to(device)]
+            with _autocast(device, mixed_precision):
+                lb = model.loss(xb, model(xb, generator=noise))
+                la = model.loss(xa, model(xa, generator=noise))
+                obj_a = anomaly_objective(la, lam, error=anomaly_error, term=anomaly_term, margin=margin_abs)
+                total = lb.total.mean() + obj_a.mean()
+            opt.zero_grad(set_to_none=True)
+            total.backward()
+            opt.step()
+            e_a = per_event_error(la, anomaly_error).mean()
+            sums += torch.stack([lb.total.mean().detach(), lb.kl.mean().detach(), e_a.detach()])
+            n_steps += 1
+        bkg_loss, bkg_kl, anom_error = (sums / n_steps).tolist()
+        val_total, val_recon = _evaluate(model, x_val)
+        val = float(val_total.mean())
+        known_total, known_recon = _evaluate(model, x_anom)
+        if anomaly_error == "reconstruction":
+            val_auc = auc_from_scores(val_recon, known_recon)
+        else:
+            val_auc = auc_from_scores(val_total, known_total)
+        for key, value in zip(
+            ("epoch", "lambda", "bkg_loss", "bkg_kl", "anom_error", "val_bkg_loss", "val_auc_known"),
+            (epoch, lam, bkg_loss, bkg_kl, anom_error, val, val_auc),
+            strict=True,
+        ):
+            hist[key].append(float(value))
+        log.debug(
+            "finetune epoch %d lambda %.3f bkg %.4f E_anom %.4f val %.4f",
+            epoch,
+            lam,
+            bkg_loss,
+            anom_error,
+            val,
+        )
+        if (
+            not math.isfinite(val)
+            or not math.isfinite(bkg_loss)
+            or val > ref * (1.0 + divergence_tolerance) + 1e-12
+        ):
+            model.load_state_dict(good_state)
+            hist["stopped_early"] = [1.0]
+            message = (
+                f"Anomaly Awareness fine-tuning diverged at epoch {epoch} (lambda={lam:.3g}): background "
+                f"validation loss {val:.4g} vs {ref:.4g} after pretraining (tolerance "
+                f"{divergence_tolerance:.0%}); stopped and restored the state of epoch {epoch - 1}. "
+                "Lower lambda_max, use anomaly_term 'hinge' or 'log', or raise divergence_tolerance."
+            )
+            log.warning(message)
+            warnings.warn(message, TrainingDivergenceWarning, stacklevel=2)
+            break
+        good_state = copy.deepcopy(model.state_dict())
+    return hist
+
+
+def train_classifier(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    x_val: torch.Tensor,
+    y_val: torch.Tensor,
+    *,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    patience: int,
+    generator: torch.Generator,
+    resample: Callable[[], tuple[torch.Tensor, torch.Tensor]] | None = None,
+    mixed_precision: bool = False,
+) -> History:
+    """Binary classifier training with class-balanced BCE and early stopping.
+
+    Parameters
+    ----------
+    model : MLPClassifier
+        Returns one logit per event.
+    x, y : Tensor of shape (n, n_features) and (n,)
+        Training events and labels (1 = anomaly), on the device.
+    x_val, y_val
+        Validation events and labels, used for early stopping on the balanced BCE.
+    resample : callable, optional
+        Called at the start of every epoch to return fresh ``(x, y)`` (new synthetic points).
+
+    Returns
+    -------
+    dict of lists
+        Per epoch: ``epoch, loss, val_loss``; ``best_epoch``.
+    """
+    device = x.device
+    opt = torch.optim.Adam(model.parameters(), lr=learning_rate)
+
+    def balanced_bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        n_pos = target.sum().clamp(min=1.0)
+        n_neg = (1 - target).sum().clamp(min=1.0)
+        weight = torch.where(target > 0.5, 0.5 / n_pos, 0.5 / n_neg)
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), target, reduction="none")
+        return (weight * bce).sum()
+
+    hist: History = {"epoch": [], "loss": [], "val_loss": []}
+    best, best_state, since_best = math.inf, copy.deepcopy(model.state_dict()), 0
+    for epoch in range(epochs):
+        if resample is not None:
+            x, y = resample()
+        model.train()
+        running, n_steps = 0.0, 0
+        for idx in _batches(len(x), batch_size, generator, device):
+            with _autocast(device, mixed_precision):
+                # balanced within the batch, so the loss scale does not depend on batch size
+                loss = balanced_bce(model(x[idx]), y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            running += float(loss.detach())
+            n_steps += 1
+        model.eval()
+        with torch.no_grad():
+            val = float(balanced_bce(model(x_val), y_val))
+        hist["epoch"].append(float(epoch))
+        hist["loss"].append(running / max(n_steps, 1))
+        hist["val_loss"].append(val)
+        if _improved(val, best):
+            best, best_state, since_best = val, copy.deepcopy(model.state_dict()), 0
+        else:
+            since_best += 1
+            if since_best >= patience:
+                break
+    model.load_state_dict(best_state)
+    hist["best_epoch"] = [float(hist["epoch"][int(np.nanargmin(hist["val_loss"]))])]
+    return hist
