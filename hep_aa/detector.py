@@ -141,11 +141,12 @@ class _Detector(BaseEstimator):
     def _restore(self, arrays: dict[str, np.ndarray]) -> None:
         raise NotImplementedError
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
+    def save(self, path: str | os.PathLike[str], *, provenance: dict[str, Any] | None = None) -> Path:
         """Write ``model.safetensors`` and ``model.json`` into the folder ``path``.
 
         Each file is written atomically; the JSON sidecar is written last, so a folder with
-        a sidecar always has complete weights.
+        a sidecar always has complete weights. ``provenance`` (JSON-serialisable: input
+        files, method, event counts) is stored in the sidecar as is.
         """
         self._check_fitted()
         out = Path(path)
@@ -163,6 +164,7 @@ class _Detector(BaseEstimator):
                 "feature_names": self.feature_names_in_,
                 "scaler": self.scaler_.to_dict(),
                 "history": getattr(self, "history_", {}),
+                "provenance": provenance or {},
             },
         )
         return out
@@ -195,6 +197,7 @@ class _Detector(BaseEstimator):
         obj.n_features_in_ = len(obj.feature_names_in_)
         obj.scaler_ = Scaler.from_dict(meta["scaler"])
         obj.history_ = meta.get("history", {})
+        obj.provenance_ = meta.get("provenance", {})
         try:
             arrays = load_arrays(folder / WEIGHTS)
             obj._restore(arrays)

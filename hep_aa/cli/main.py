@@ -43,8 +43,11 @@ def cli(ctx: click.Context, verbose: int) -> None:
 
 def _register() -> None:
     from hep_aa.cli import config as config_cmd
+    from hep_aa.cli import train as train_cmd
 
     cli.add_command(config_cmd.config)
+    cli.add_command(train_cmd.train)
+    cli.add_command(train_cmd.score)
 
 
 _register()
