@@ -53,6 +53,15 @@ def _batches(
         yield perm[start : start + batch_size]
 
 
+def _adam(params: Iterator[torch.nn.Parameter], lr: float) -> torch.optim.Optimizer:
+    """Adam with the fused kernel where this torch build has it (CPU since 2.4, CUDA)."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.Adam(params, lr=lr)
+
+
 def _improved(value: float, best: float, rel: float = 1e-6) -> bool:
     """True when ``value`` beats ``best`` by more than a relative ``rel`` (``best`` may be inf)."""
     return math.isfinite(value) and (not math.isfinite(best) or value < best - rel * abs(best))
@@ -153,13 +162,13 @@ def pretrain(
         Per epoch: ``epoch, loss, recon, kl, val_loss``; plus ``best_epoch`` (one entry).
     """
     device = x_train.device
-    opt = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    opt = _adam(model.parameters(), learning_rate)
     noise = _device_generator(generator, device)
     hist: History = {"epoch": [], "loss": [], "recon": [], "kl": [], "val_loss": []}
     best, best_state, since_best = math.inf, copy.deepcopy(model.state_dict()), 0
     model.train()
     for epoch in range(epochs):
-        sums = torch.zeros(3, device=device)
+        stats = []  # detached per-step means; reduced once per epoch (no per-step sync)
         for idx in _batches(len(x_train), batch_size, generator, device):
             xb = x_train[idx]
             with _autocast(device, mixed_precision):
@@ -167,8 +176,8 @@ def pretrain(
             opt.zero_grad(set_to_none=True)
             loss.total.backward()
             opt.step()
-            sums += torch.stack([loss.total.detach(), loss.recon.detach(), loss.kl.detach()]) * len(idx)
-        means = (sums / len(x_train)).tolist()
+            stats.append((loss.total.detach(), loss.recon.detach(), loss.kl.detach(), len(idx)))
+        means = _weighted_means(stats, len(x_train))
         val = float(_evaluate(model, x_val)[0].mean())
         for key, value in zip(
             ("epoch", "loss", "recon", "kl", "val_loss"), (epoch, *means, val), strict=True
@@ -184,6 +193,13 @@ def pretrain(
     model.load_state_dict(best_state)
     hist["best_epoch"] = [float(hist["epoch"][int(np.nanargmin(hist["val_loss"]))])]
     return hist
+
+
+def _weighted_means(stats: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]], n: int) -> list[float]:
+    """Event-weighted epoch means of per-step (total, recon, kl) batch means."""
+    weights = torch.tensor([s[3] for s in stats], dtype=torch.float32)
+    table = torch.stack([torch.stack(s[:3]).float().cpu() for s in stats])
+    return ((table * weights[:, None]).sum(0) / n).tolist()
 
 
 def _device_generator(generator: torch.Generator, device: torch.device) -> torch.Generator:
@@ -253,7 +269,7 @@ def finetune(
     if len(x_anom) == 0:
         raise ValueError("finetune needs at least one anomaly")
     device = x_bkg.device
-    opt = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    opt = _adam(model.parameters(), learning_rate)
     noise = _device_generator(generator, device)
     ref = float(_evaluate(model, x_val)[0].mean())
     # The hinge margin is relative: m × the median background E(x) of the pretrained model,
@@ -374,7 +390,7 @@ def train_classifier(
         Per epoch: ``epoch, loss, val_loss``; ``best_epoch``.
     """
     device = x.device
-    opt = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    opt = _adam(model.parameters(), learning_rate)
 
     def balanced_bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         n_pos = target.sum().clamp(min=1.0)
