@@ -43,9 +43,13 @@ def cli(ctx: click.Context, verbose: int) -> None:
 
 def _register() -> None:
     from hep_aa.cli import config as config_cmd
+    from hep_aa.cli import features as features_cmd
+    from hep_aa.cli import generate as generate_cmd
     from hep_aa.cli import train as train_cmd
 
     cli.add_command(config_cmd.config)
+    cli.add_command(generate_cmd.generate)
+    cli.add_command(features_cmd.features)
     cli.add_command(train_cmd.train)
     cli.add_command(train_cmd.score)
 

@@ -1,0 +1,69 @@
+"""``hep-aa generate``: Pythia 8 event generation in the formats of the real samples."""
+
+from __future__ import annotations
+
+import click
+
+from hep_aa.cli._progress import progress_bar
+
+
+@click.group("generate")
+def generate() -> None:
+    """Generate events with Pythia 8 (LHCO-like dijets, SMEFT Zh)."""
+
+
+@generate.command("lhco")
+@click.option(
+    "--process", required=True, type=click.Choice(["qcd", "signal"]), help="QCD dijets or W' -> X(qq) Y(qq)."
+)
+@click.option(
+    "--n-events",
+    required=True,
+    type=click.IntRange(min=1),
+    help="Events written (after the 1.2 TeV selection).",
+)
+@click.option("--seed", required=True, type=click.IntRange(0, 899_999_999))
+@click.option("--m-wprime", default=3500.0, show_default=True, help="W' mass [GeV].")
+@click.option("--m-x", default=500.0, show_default=True, help="X mass [GeV].")
+@click.option("--m-y", default=100.0, show_default=True, help="Y mass [GeV].")
+@click.option(
+    "--pthat-min",
+    default=750.0,
+    show_default=True,
+    help="QCD generator cut [GeV]; keep <= 750 to stay unbiased.",
+)
+@click.option("--smear/--no-smear", default=False, show_default=True, help="Calorimeter-like pT smearing.")
+@click.option(
+    "-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output .h5 (LHCO R&D layout)."
+)
+def lhco(
+    process: str,
+    n_events: int,
+    seed: int,
+    m_wprime: float,
+    m_x: float,
+    m_y: float,
+    pthat_min: float,
+    smear: bool,
+    output: str,
+) -> None:
+    """LHCO2020-like events (label column: 0 qcd, 1 signal)."""
+    from hep_aa.generate.lhco import Acceptance, generate_lhco
+
+    with progress_bar(f"generating {process}", n_events) as update:
+        result = generate_lhco(
+            output,
+            process,  # type: ignore[arg-type]
+            n_events,
+            seed,
+            acceptance=Acceptance(smear=smear),
+            progress=update,
+            pthat_min=pthat_min,
+            m_wprime=m_wprime,
+            m_x=m_x,
+            m_y=m_y,
+        )
+    click.echo(
+        f"{output}: {result.n_written} {process} events (selection efficiency {result.efficiency:.4f}, "
+        f"sigma_gen {result.sigma_mb * 1e9:.4g} pb)"
+    )

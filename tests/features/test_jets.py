@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import pytest
+
+from hep_aa.features.jets import (
+    COMMUNITY,
+    OFFICIAL,
+    cluster_leading_jets,
+    feature_table,
+    jet_features,
+    nsubjettiness,
+    nsubjettiness_reference,
+)
+
+
+def _event(rng: np.random.Generator, centers: list[tuple[float, float, float]], n_per: int = 25) -> dict:
+    pts, etas, phis = [], [], []
+    for pt, eta, phi in centers:
+        pts.append(rng.exponential(pt / n_per, n_per))
+        etas.append(eta + 0.15 * rng.normal(size=n_per))
+        phis.append(phi + 0.15 * rng.normal(size=n_per))
+    return {"pt": np.concatenate(pts), "eta": np.concatenate(etas), "phi": np.concatenate(phis)}
+
+
+@pytest.fixture(scope="module")
+def events() -> ak.Array:
+    rng = np.random.default_rng(4)
+    evs = [
+        _event(rng, [(1500, 0.3, 0.0), (1400, -0.5, np.pi)]),  # back-to-back dijet
+        _event(rng, [(800, 0.0, 0.5), (700, 0.4, 0.9), (1400, 0.1, -2.6)]),  # two-prong + jet
+        _event(rng, [(1000, 1.0, 1.0)]),  # one jet only
+    ]
+    arr = ak.Array([{k: v.tolist() for k, v in e.items()} for e in evs])
+    return ak.zip(
+        {"pt": arr.pt, "eta": arr.eta, "phi": arr.phi, "mass": ak.zeros_like(arr.pt)}, with_name="Momentum4D"
+    )
+
+
+def test_nsubjettiness_matches_bruteforce(events: ak.Array) -> None:
+    _, consts = cluster_leading_jets(events)
+    flat = ak.flatten(consts, axis=1)
+    taus = nsubjettiness(flat, 3)
+    for i in range(len(flat)):
+        c = flat[i]
+        for n in (1, 2, 3):
+            ref = nsubjettiness_reference(
+                ak.to_numpy(c.px), ak.to_numpy(c.py), ak.to_numpy(c.pz), ak.to_numpy(c.E), n
+            )
+            assert taus[i, n - 1] == pytest.approx(ref, abs=1e-6)
+
+
+def test_nsubjettiness_real_delphes_matches_bruteforce(shared_data: Path) -> None:
+    from hep_aa.io.lhco import iter_delphes_eflow
+
+    parts = next(iter_delphes_eflow(shared_data / "root" / "delphes.root", chunk_size=5)).particles
+    _, consts = cluster_leading_jets(parts)
+    flat = ak.flatten(consts, axis=1)[:6]
+    taus = nsubjettiness(flat, 3)
+    for i in range(len(flat)):
+        c = flat[i]
+        for n in (1, 2, 3):
+            ref = nsubjettiness_reference(
+                ak.to_numpy(c.px), ak.to_numpy(c.py), ak.to_numpy(c.pz), ak.to_numpy(c.E), n
+            )
+            assert taus[i, n - 1] == pytest.approx(ref, abs=1e-6)
+
+
+def test_hand_computed_two_particle_jet() -> None:
+    # two particles, pT 3 and 1, separated by 0.4 in eta: one axis = their sum
+    jet = ak.zip(
+        {"pt": [[3.0, 1.0]], "eta": [[0.0, 0.4]], "phi": [[0.0, 0.0]], "mass": [[0.0, 0.0]]},
+        with_name="Momentum4D",
+    )
+    taus = nsubjettiness(jet, 3)
+    axis = jet[0, 0] + jet[0, 1]
+    dr = [abs(axis.rapidity - 0.0), abs(0.4 - axis.rapidity)]
+    assert taus[0, 0] == pytest.approx((3 * dr[0] + 1 * dr[1]) / 4.0, rel=1e-9)
+    assert taus[0, 1] == 0.0  # as many axes as constituents
+    assert taus[0, 2] == 0.0
+
+
+def test_jet_features_and_sets(events: ak.Array) -> None:
+    feats = jet_features(events)
+    np.testing.assert_array_equal(feats.kept, [True, True, False])
+    assert feats.n_dropped == 1
+    c = feats.columns
+    assert np.all(c["pt_j1"] >= c["pt_j2"])
+    # mjj from the two jets' four-vectors
+    jets, _ = cluster_leading_jets(events[:2])
+    pair = jets[:, 0] + jets[:, 1]
+    np.testing.assert_allclose(c["mjj"], ak.to_numpy(pair.mass), rtol=1e-9)
+    np.testing.assert_allclose(c["tau21_j1"], c["tau2_j1"] / c["tau1_j1"])
+    # the two-prong jet of event 1 has a small tau21 compared to the one-prong jets
+    two_prong = c["tau21_j1"][1] if c["m_j1"][1] > c["m_j2"][1] else c["tau21_j2"][1]
+    assert two_prong < 0.5
+    x, names = feature_table(feats, "official")
+    assert tuple(names) == OFFICIAL
+    assert x.shape == (2, 14)
+    np.testing.assert_array_equal(x[:, names.index("mj1")], c["m_j1"])
+    x, names = feature_table(feats, "community")
+    assert tuple(names) == COMMUNITY
+    np.testing.assert_allclose(x[:, 0], c["mjj"] / 1e3)
+    np.testing.assert_allclose(x[:, 1] + x[:, 2], np.maximum(c["m_j1"], c["m_j2"]) / 1e3)
+    with pytest.raises(ValueError, match="unknown feature set"):
+        feature_table(feats, "fancy")
