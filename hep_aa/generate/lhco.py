@@ -101,7 +101,7 @@ def lhco_settings(
     if process == "qcd":
         return [*common, "HardQCD:all = on", f"PhaseSpace:pTHatMin = {pthat_min}"]
     if process == "signal":
-        if not m_y > 0 and m_x + m_y < m_wprime:
+        if m_x <= 0 or m_y <= 0 or m_x + m_y >= m_wprime:
             raise ConfigError(
                 f"signal masses must satisfy m_X + m_Y < m_W' (got {m_x} + {m_y} vs {m_wprime})"
             )
