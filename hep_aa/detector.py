@@ -311,7 +311,7 @@ class AnomalyAwareVAE(_TorchDetector):
         validation_fraction: float = 0.2,
         finetune_epochs: int = 30,
         finetune_learning_rate: float = 5e-4,
-        lambda_max: float = 1.0,
+        lambda_max: float = 1.5,
         ramp: str = "linear",
         ramp_epochs: int = 10,
         anomaly_error: str = "reconstruction",

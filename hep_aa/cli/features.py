@@ -25,7 +25,13 @@ def features() -> None:
     show_default=True,
     type=click.Choice(["official", "community"]),
 )
-@click.option("--chunk-size", default=10_000, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--chunk-size",
+    default=5_000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Events per chunk (peak memory grows with it).",
+)
 @click.option("--masterkey", type=click.Path(dir_okay=False), help="Labels of a black box (one file only).")
 @click.option(
     "--signal-type", default="signal", show_default=True, help="Anomaly type written for label-1 events."

@@ -43,6 +43,7 @@ def cli(ctx: click.Context, verbose: int) -> None:
 
 def _register() -> None:
     from hep_aa.cli import config as config_cmd
+    from hep_aa.cli import evaluate as evaluate_cmd
     from hep_aa.cli import features as features_cmd
     from hep_aa.cli import generate as generate_cmd
     from hep_aa.cli import train as train_cmd
@@ -52,6 +53,8 @@ def _register() -> None:
     cli.add_command(features_cmd.features)
     cli.add_command(train_cmd.train)
     cli.add_command(train_cmd.score)
+    cli.add_command(evaluate_cmd.evaluate)
+    cli.add_command(evaluate_cmd.plot)
 
 
 _register()

@@ -95,8 +95,42 @@ def _rapidity(e: np.ndarray, pz: np.ndarray) -> np.ndarray:
         return 0.5 * np.log((e + pz) / (e - pz))
 
 
+def _exclusive_axes(jets: ak.Array, ns: list[int]) -> list[dict[str, np.ndarray]]:
+    """px, py, pz, E of the n exclusive-kT axes of each jet, for each n in ``ns``, from one
+    kT clustering history per jet; arrays of shape (n_jets, n)."""
+    import fastjet
+
+    kt = fastjet.JetDefinition(fastjet.kt_algorithm, 1000.0)
+    sequence = fastjet.ClusterSequence(jets, kt)
+    out = []
+    with warnings.catch_warnings():
+        # fastjet 3.5 compares the JetDefinition object with the algorithm enum, so it warns
+        # even for kt, where exclusive jets are exactly what we want
+        warnings.filterwarnings("ignore", message="dcut and exclusive jets", category=UserWarning)
+        for n in ns:
+            axes = sequence.exclusive_jets(n_jets=n)
+            out.append({k: ak.to_numpy(ak.flatten(axes[k])).reshape(-1, n) for k in ("px", "py", "pz", "E")})
+    return out
+
+
+def _tau(consts: ak.Array, axes: dict[str, np.ndarray], d0: np.ndarray) -> np.ndarray:
+    a_y = _rapidity(axes["E"], axes["pz"])
+    a_phi = np.arctan2(axes["py"], axes["px"])
+    c_y, c_phi = consts.rapidity, consts.phi
+    min_dr = None
+    for j in range(a_y.shape[1]):
+        dphi = (c_phi - a_phi[:, j] + np.pi) % (2 * np.pi) - np.pi
+        dr = np.sqrt((c_y - a_y[:, j]) ** 2 + dphi**2)
+        min_dr = dr if min_dr is None else np.minimum(min_dr, dr)
+    num = ak.to_numpy(ak.sum(consts.pt * min_dr, axis=1))
+    return np.where(d0 > 0, num / np.where(d0 > 0, d0, 1.0), 0.0)
+
+
 def nsubjettiness(constituents: ak.Array, n_max: int = 3, *, r0: float = 1.0) -> np.ndarray:
     """τ1..τ_{n_max} (β = 1, exclusive-kT axes, normalised) of each jet.
+
+    One kT clustering sequence per jet serves every N (fastjet's exclusive jets of one
+    history); the rare jets with at most ``n_max`` constituents are handled separately.
 
     Parameters
     ----------
@@ -111,39 +145,22 @@ def nsubjettiness(constituents: ak.Array, n_max: int = 3, *, r0: float = 1.0) ->
     -------
     ndarray of shape (n_jets, n_max)
     """
-    import fastjet
-
     _vector()
     consts = _to_pxpypze(constituents)
-    n_jets = len(consts)
-    out = np.zeros((n_jets, n_max))
+    out = np.zeros((len(consts), n_max))
     counts = ak.to_numpy(ak.num(consts, axis=1))
-    c_pt = consts.pt
-    c_y = consts.rapidity
-    c_phi = consts.phi
-    d0 = ak.to_numpy(ak.sum(c_pt, axis=1)) * r0
-    kt = fastjet.JetDefinition(fastjet.kt_algorithm, 1000.0)
+    d0 = ak.to_numpy(ak.sum(consts.pt, axis=1)) * r0
+    big = counts > n_max
+    if np.any(big):
+        sub = consts[big]
+        for n, axes in enumerate(_exclusive_axes(sub, list(range(1, n_max + 1))), start=1):
+            out[big, n - 1] = _tau(sub, axes, d0[big])
     for n in range(1, n_max + 1):
-        ok = counts > n  # exactly n constituents: every constituent is its own axis, τ = 0
-        if not np.any(ok):
-            continue
-        sub = consts[ok]
-        with warnings.catch_warnings():
-            # fastjet 3.5 compares the JetDefinition object with the algorithm enum, so it warns
-            # even for kt, where exclusive jets are exactly what we want
-            warnings.filterwarnings("ignore", message="dcut and exclusive jets", category=UserWarning)
-            axes = fastjet.ClusterSequence(sub, kt).exclusive_jets(n_jets=n)
-        a = ak.to_numpy(ak.zip({"px": axes.px, "py": axes.py, "pz": axes.pz, "E": axes.E}))
-        a_y = _rapidity(a["E"], a["pz"])  # (n_ok, n)
-        a_phi = np.arctan2(a["py"], a["px"])
-        min_dr = None
-        for j in range(n):
-            dphi = (c_phi[ok] - a_phi[:, j] + np.pi) % (2 * np.pi) - np.pi
-            dr = np.sqrt((c_y[ok] - a_y[:, j]) ** 2 + dphi**2)
-            min_dr = dr if min_dr is None else np.minimum(min_dr, dr)
-        num = ak.to_numpy(ak.sum(c_pt[ok] * min_dr, axis=1))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out[ok, n - 1] = np.where(d0[ok] > 0, num / d0[ok], 0.0)
+        # exactly n constituents or fewer: every constituent is its own axis, τ = 0
+        few = ~big & (counts > n)
+        if np.any(few):
+            sub = consts[few]
+            out[few, n - 1] = _tau(sub, _exclusive_axes(sub, [n])[0], d0[few])
     return out
 
 

@@ -107,3 +107,78 @@ def auc_from_scores(
         background, signal, background_weights=background_weights, signal_weights=signal_weights
     )
     return float(np.sum(np.diff(eps_b) * (eps_s[1:] + eps_s[:-1]) / 2.0))
+
+
+def auc_bootstrap(
+    background: ArrayLike, signal: ArrayLike, *, n_bootstrap: int = 200, seed: int = 0
+) -> dict[str, float | list[float]]:
+    """AUC with bootstrap 68% and 95% intervals (both classes resampled with replacement).
+
+    Returns
+    -------
+    dict
+        ``auc`` (on the full sample), ``ci68`` and ``ci95`` as ``[low, high]`` percentiles of
+        the bootstrap distribution (equal to ``[auc, auc]`` when ``n_bootstrap`` is 0).
+    """
+    b = _check("background", background)
+    s = _check("signal", signal)
+    value = auc_from_scores(b, s)
+    if n_bootstrap <= 0:
+        return {"auc": value, "ci68": [value, value], "ci95": [value, value]}
+    rng = np.random.default_rng(seed)
+    draws = np.array(
+        [auc_from_scores(rng.choice(b, b.size), rng.choice(s, s.size)) for _ in range(n_bootstrap)]
+    )
+    return {
+        "auc": value,
+        "ci68": np.percentile(draws, [16, 84]).tolist(),
+        "ci95": np.percentile(draws, [2.5, 97.5]).tolist(),
+    }
+
+
+def min_background_count(max_relative_error: float) -> float:
+    """Background events needed for ε_B to have relative statistical error ≤ ``max_relative_error``.
+
+    The relative error of a count N is 1/√N, so N ≥ 1/max_relative_error² (25 for 20%).
+    """
+    return 1.0 / max_relative_error**2
+
+
+def rejection_at_signal_efficiency(eps_s: np.ndarray, eps_b: np.ndarray, target: float) -> float:
+    """Background rejection 1/ε_B at the first threshold reaching ε_S ≥ ``target``.
+
+    Conservative for step-wise ROC curves (no interpolation past a tie). ``inf`` when no
+    background passes that threshold.
+    """
+    idx = int(np.searchsorted(eps_s, target, side="left"))
+    idx = min(idx, len(eps_s) - 1)
+    eb = eps_b[idx]
+    return float(np.inf) if eb == 0 else float(1.0 / eb)
+
+
+def signal_efficiency_at_background(
+    eps_s: np.ndarray, eps_b: np.ndarray, target: float, n_background: int, max_relative_error: float = 0.2
+) -> float | None:
+    """ε_S at the last threshold with ε_B ≤ ``target``; None when the background sample is too
+    small for ε_B = ``target`` to be measured with relative error ≤ ``max_relative_error``."""
+    if n_background * target < min_background_count(max_relative_error):
+        return None
+    idx = int(np.searchsorted(eps_b, target, side="right")) - 1
+    return float(eps_s[max(idx, 0)])
+
+
+def sic_curve(
+    eps_s: np.ndarray, eps_b: np.ndarray, n_background: int, max_relative_error: float = 0.2
+) -> tuple[np.ndarray, np.ndarray]:
+    """Significance improvement ε_S/√ε_B versus ε_S, dropping unreliable points.
+
+    Points where fewer than 1/max_relative_error² background events pass (25 for 20%) are
+    removed: there √ε_B is dominated by statistical noise and the SIC blows up artificially.
+
+    Returns
+    -------
+    eps_s, sic : ndarray
+        Retained points (possibly empty).
+    """
+    keep = eps_b * n_background >= min_background_count(max_relative_error)
+    return eps_s[keep], eps_s[keep] / np.sqrt(eps_b[keep])

@@ -242,7 +242,8 @@ def finetune(
     x_anom : Tensor of shape (n_anomalies, n_features)
         Labelled (known) anomalies.
     lambda_max, ramp, ramp_epochs
-        λ_AA schedule, see :func:`~hep_aa.training.schedules.lambda_schedule`.
+        λ_AA schedule, see :func:`~hep_aa.training.schedules.lambda_schedule`; ``ramp_epochs``
+        is capped at ``epochs`` so that λ_max is always reached.
     anomaly_error, anomaly_term
         See :func:`anomaly_objective`.
     margin : float
@@ -292,6 +293,8 @@ def finetune(
     }
     good_state = copy.deepcopy(model.state_dict())
     model.train()
+    # λ must reach λ_max within the fine-tune: while λ < 1 the anomaly term still pulls E(x) down
+    ramp_epochs = min(ramp_epochs, epochs)
     for epoch in range(epochs):
         lam = lambda_schedule(epoch, lambda_max=lambda_max, ramp_epochs=ramp_epochs, kind=ramp)
         anomalies = (

@@ -1,0 +1,295 @@
+"""``hep-aa evaluate`` (metrics JSON + comparison tables) and ``hep-aa plot`` (figures)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hep_aa.exceptions import DataFormatError
+
+log = logging.getLogger(__name__)
+
+METHOD_ORDER = ["vae", "aa-vae", "aa-vae-synth", "synth-classifier", "iforest", "supervised"]
+METHOD_LABELS = {
+    "vae": "Plain VAE",
+    "aa-vae": "AA-VAE",
+    "aa-vae-synth": "AA-VAE + synthetic",
+    "synth-classifier": "Synthetic-anomaly classifier",
+    "iforest": "IsolationForest",
+    "supervised": "Supervised (ceiling)",
+}
+
+
+def _load_scores(paths: tuple[str, ...]) -> list[Any]:
+    from hep_aa.io.artifacts import read_table
+
+    tables = []
+    for p in paths:
+        t = read_table(p)
+        if t.metadata.get("kind") != "scores" or t.feature_names != ("score",):
+            raise DataFormatError(f"{p}: not a score table; create it with `hep-aa score`")
+        tables.append(t)
+    return tables
+
+
+def _method_key(table: Any) -> tuple[str, int]:
+    return str(table.metadata.get("method") or "unknown"), int(table.metadata.get("seed") or 0)
+
+
+def _ordered(methods: list[str]) -> list[str]:
+    return sorted(methods, key=lambda m: (METHOD_ORDER.index(m) if m in METHOD_ORDER else 99, m))
+
+
+def _cell(summary: dict[str, Any]) -> str:
+    auc = summary["auc"]
+    if auc["median"] is None:
+        return "–"
+    lo, hi = auc["band68"]
+    return f"{auc['median']:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def comparison_tables(result: dict[str, Any]) -> tuple[str, str]:
+    """Markdown and CSV tables: one row per method, AUC median [68% band] per anomaly type."""
+    methods = _ordered(list(result["methods"]))
+    kinds = sorted({k for m in methods for k in result["methods"][m]["summary"]})
+    seen = {
+        k: any(result["methods"][m]["summary"].get(k, {}).get("seen", False) for m in methods) for k in kinds
+    }
+    heads = [f"{k} ({'seen' if seen[k] else 'unseen'})" for k in kinds]
+    lines = [
+        f"AUC, median [68% band] over seeds — dataset {result.get('dataset') or '?'}",
+        "",
+        "| method | " + " | ".join(heads) + " |",
+        "|---|" + "---:|" * len(heads),
+    ]
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(
+        [
+            "method",
+            "anomaly_type",
+            "seen",
+            "auc_median",
+            "auc_low68",
+            "auc_high68",
+            "max_sic_median",
+            "n_seeds",
+        ]
+    )
+    for m in methods:
+        summ = result["methods"][m]["summary"]
+        lines.append(
+            f"| {METHOD_LABELS.get(m, m)} | "
+            + " | ".join(_cell(summ[k]) if k in summ else "–" for k in kinds)
+            + " |"
+        )
+        for k in kinds:
+            if k in summ:
+                a = summ[k]["auc"]
+                writer.writerow(
+                    [m, k, seen[k], a["median"], *a["band68"], summ[k]["max_sic"]["median"], a["n_seeds"]]
+                )
+    return "\n".join(lines) + "\n", buf.getvalue()
+
+
+@click.command("evaluate")
+@click.argument("scores", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), help="Workflow config (evaluation section)."
+)
+@click.option(
+    "--table",
+    "table_prefix",
+    type=click.Path(dir_okay=False),
+    help="Also write PREFIX.md and PREFIX.csv comparison tables.",
+)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Metrics JSON to write.")
+def evaluate(scores: tuple[str, ...], config_path: str | None, table_prefix: str | None, output: str) -> None:
+    """Metrics per anomaly type (seen/unseen) of SCORES (one file per method and seed)."""
+    from hep_aa.config import load_config
+    from hep_aa.io.artifacts import atomic_write, write_json
+    from hep_aa.metrics import aggregate_seeds, type_metrics
+
+    cfg = load_config(config_path) if config_path else load_config({"version": 1})
+    ev = cfg.evaluation
+    per_method: dict[str, dict[int, Any]] = defaultdict(dict)
+    datasets = set()
+    for path, table in zip(scores, _load_scores(scores), strict=True):
+        method, seed = _method_key(table)
+        if seed in per_method[method]:
+            raise DataFormatError(f"{path}: a second score table for method {method!r} seed {seed}")
+        datasets.add(table.metadata.get("dataset"))
+        per_method[method][seed] = type_metrics(
+            table.features[:, 0],
+            table.labels,
+            table.types,
+            seen_types=table.metadata.get("known_types", []),
+            signal_efficiencies=ev.signal_efficiencies,
+            background_efficiencies=ev.background_efficiencies,
+            n_bootstrap=ev.bootstrap,
+            max_relative_error=ev.sic_max_relative_error,
+            seed=seed,
+        )
+    result = {
+        "dataset": sorted(d for d in datasets if d)[0] if any(datasets) else None,
+        "evaluation": cfg.to_dict()["evaluation"],
+        "inputs": list(scores),
+        "methods": {
+            m: {"seeds": {str(s): v for s, v in sorted(runs.items())}, "summary": aggregate_seeds(runs)}
+            for m, runs in per_method.items()
+        },
+    }
+    write_json(output, result)
+    if table_prefix:
+        md, csv_text = comparison_tables(result)
+        with atomic_write(f"{table_prefix}.md") as fh:
+            fh.write(md)
+        with atomic_write(f"{table_prefix}.csv") as fh:
+            fh.write(csv_text)
+    click.echo(
+        f"{output}: metrics of {len(per_method)} method(s) over {sum(len(r) for r in per_method.values())} run(s)"
+    )
+
+
+@click.command("plot")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "--features",
+    "features_path",
+    type=click.Path(dir_okay=False),
+    help="Feature table: input distributions and latent projection.",
+)
+@click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), help="Workflow config (plots section)."
+)
+@click.option(
+    "-o", "--output", required=True, type=click.Path(file_okay=False), help="Folder for the figures."
+)
+def plot(inputs: tuple[str, ...], features_path: str | None, config_path: str | None, output: str) -> None:
+    """Figures from score tables (*.parquet), model folders and metrics (*.json).
+
+    Score tables give score distributions, ROC and SIC curves with seed bands (one figure per
+    anomaly type) and, when they carry `mjj_gev`, the mjj sculpting check; model folders give
+    training curves (and, with --features, the latent projection); --features alone gives the
+    input distributions.
+    """
+    from hep_aa.config import load_config
+    from hep_aa.io.artifacts import read_json, read_table
+    from hep_aa.metrics import roc_curve
+    from hep_aa.plotting import (
+        add_label,
+        plot_feature_distributions,
+        plot_latent,
+        plot_mjj_sculpting,
+        plot_roc,
+        plot_score_distributions,
+        plot_sic,
+        plot_training_history,
+        save_figure,
+    )
+
+    cfg = load_config(config_path) if config_path else load_config({"version": 1})
+    pc = cfg.plots
+    out = Path(output)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    score_paths = [p for p in inputs if p.endswith(".parquet")]
+    model_dirs = [p for p in inputs if Path(p).is_dir()]
+    unknown = [p for p in inputs if p not in score_paths and p not in model_dirs and not p.endswith(".json")]
+    if unknown:
+        raise DataFormatError(
+            f"cannot plot {unknown}: pass score tables (.parquet), model folders or metrics (.json)"
+        )
+    for p in inputs:
+        if p.endswith(".json"):
+            read_json(p)  # validated; metrics are summarised in the tables, curves come from scores
+
+    def finish(fig: Any, stem: str) -> None:
+        for ax in fig.axes[:1]:
+            add_label(ax, pc.label, pc.com_energy_tev)
+        written.extend(save_figure(fig, out / stem, pc.formats))
+
+    import matplotlib.pyplot as plt
+
+    from hep_aa.plotting import use_style
+
+    if score_paths:
+        tables = _load_scores(tuple(score_paths))
+        by_method: dict[str, list[Any]] = defaultdict(list)
+        for t in tables:
+            by_method[_method_key(t)[0]].append(t)
+        kinds = sorted({str(k) for t in tables for k in t.types[t.labels == 1]})
+        for method, runs in by_method.items():
+            t = min(runs, key=lambda r: _method_key(r)[1])
+            s = t.features[:, 0]
+            dists = {"background": s[t.labels == 0]}
+            known = set(t.metadata.get("known_types", []))
+            for k in kinds:
+                dists[f"{k} ({'seen' if k in known else 'unseen'})"] = s[(t.labels == 1) & (t.types == k)]
+            use_style()
+            fig, ax = plt.subplots()
+            plot_score_distributions(dists, ax=ax, xlabel=f"{METHOD_LABELS.get(method, method)} score")
+            finish(fig, f"scores_{method}")
+            if "mjj_gev" in t.spectators:
+                use_style()
+                fig, ax = plt.subplots()
+                bkg = t.labels == 0
+                plot_mjj_sculpting(t.spectators["mjj_gev"][bkg], s[bkg], ax=ax)
+                finish(fig, f"mjj_sculpting_{method}")
+        for kind in kinds:
+            curves, n_bkg = {}, {}
+            for method in _ordered(list(by_method)):
+                per_seed = []
+                for t in by_method[method]:
+                    s = t.features[:, 0]
+                    eps_s, eps_b, _ = roc_curve(s[t.labels == 0], s[(t.labels == 1) & (t.types == kind)])
+                    per_seed.append((eps_s, eps_b))
+                    n_bkg[METHOD_LABELS.get(method, method)] = int((t.labels == 0).sum())
+                curves[METHOD_LABELS.get(method, method)] = per_seed
+            use_style()
+            fig, ax = plt.subplots()
+            plot_roc(curves, ax=ax)
+            ax.set_title(f"anomaly: {kind}", fontsize=14, loc="right", pad=28)
+            finish(fig, f"roc_{kind}")
+            use_style()
+            fig, ax = plt.subplots()
+            plot_sic(curves, n_bkg, ax=ax)
+            ax.set_title(f"anomaly: {kind}", fontsize=14, loc="right", pad=28)
+            finish(fig, f"sic_{kind}")
+    features = read_table(features_path) if features_path else None
+    for folder in model_dirs:
+        from hep_aa.detector import load_detector
+
+        det = load_detector(folder)
+        history = getattr(det, "history_", {})
+        name = Path(folder).name
+        if "pretrain" in history:
+            use_style()
+            fig, grid = plt.subplots(2, 2, figsize=(12, 9), sharex=True)
+            plot_training_history(history, axes=list(grid.ravel()))
+            finish(fig, f"training_{name}")
+        if features is not None and hasattr(det, "encode"):
+            groups = {"background": features.labels == 0}
+            for k in sorted({str(x) for x in features.types[features.labels == 1]}):
+                groups[k] = (features.labels == 1) & (features.types == k)
+            use_style()
+            fig, ax = plt.subplots()
+            plot_latent({k: det.encode(features.features[m]) for k, m in groups.items() if m.any()}, ax=ax)
+            finish(fig, f"latent_{name}")
+    if features is not None:
+        groups = {"background": features.labels == 0}
+        for k in sorted({str(x) for x in features.types[features.labels == 1]}):
+            groups[k] = (features.labels == 1) & (features.types == k)
+        plot_feature_distributions(
+            features.features, features.feature_names, groups, units=str(features.metadata.get("units", ""))
+        )
+        finish(plt.gcf(), "features")
+    if not written:
+        raise DataFormatError(f"nothing to plot from {list(inputs)}")
+    click.echo(f"{output}: {len(written)} file(s)")
