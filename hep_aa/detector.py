@@ -422,6 +422,8 @@ class AnomalyAwareVAE(_TorchDetector):
         synth, n_synth = None, 0
         if self.synthetic_ratio > 0:
             low, high = synthetic_box(train, self.synthetic_enlarge)
+            if self.decoder == "bernoulli":  # Bernoulli targets must stay in [0, 1]
+                low, high = np.clip(low, 0.0, 1.0), np.clip(high, 0.0, 1.0)
             n_synth = max(1, round(self.synthetic_ratio * len(anom)))
 
             def synth(n: int) -> torch.Tensor:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
+import yaml
 
 from hep_aa.config import load_config
+from hep_aa.exceptions import ConfigError
 
 
 @click.group("config")
@@ -22,8 +25,41 @@ def validate(file: str) -> None:
     click.echo(f"{file}: valid")
 
 
+def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in update.items():
+        out[key] = (
+            _deep_merge(out[key], value)
+            if isinstance(value, dict) and isinstance(out.get(key), dict)
+            else value
+        )
+    return out
+
+
 @config.command("show")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=str))
-def show(file: str) -> None:
-    """Print FILE as JSON with every default filled in."""
-    click.echo(json.dumps(load_config(file).to_dict(), indent=2))
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=str))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Write the JSON here (atomically) instead of stdout.",
+)
+def show(files: tuple[str, ...], output: str | None) -> None:
+    """Print FILES merged (later files override earlier ones, as Snakemake does) as JSON with
+    every default filled in."""
+    merged: dict[str, Any] = {}
+    for file in files:
+        load_config(file)  # each file must be valid on its own (clear errors naming the file)
+        with open(file, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+        if not isinstance(data, dict):
+            raise ConfigError(f"{file}: the configuration must be a mapping at the top level")
+        merged = _deep_merge(merged, data)
+    text = json.dumps(load_config(merged).to_dict(), indent=2)
+    if output:
+        from hep_aa.io.artifacts import atomic_write
+
+        with atomic_write(output) as fh:
+            fh.write(text + "\n")
+    else:
+        click.echo(text)

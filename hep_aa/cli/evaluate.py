@@ -255,12 +255,12 @@ def plot(inputs: tuple[str, ...], features_path: str | None, config_path: str | 
             use_style()
             fig, ax = plt.subplots()
             plot_roc(curves, ax=ax)
-            ax.set_title(f"anomaly: {kind}", fontsize=14, loc="right", pad=28)
+            ax.legend(loc="upper right", title=f"anomaly: {kind}")
             finish(fig, f"roc_{kind}")
             use_style()
             fig, ax = plt.subplots()
             plot_sic(curves, n_bkg, ax=ax)
-            ax.set_title(f"anomaly: {kind}", fontsize=14, loc="right", pad=28)
+            ax.legend(loc="upper right", title=f"anomaly: {kind}")
             finish(fig, f"sic_{kind}")
     features = read_table(features_path) if features_path else None
     for folder in model_dirs:

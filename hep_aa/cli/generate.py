@@ -9,7 +9,7 @@ from hep_aa.cli._progress import progress_bar
 
 @click.group("generate")
 def generate() -> None:
-    """Generate events with Pythia 8 (LHCO-like dijets, SMEFT Zh)."""
+    """Generate events with Pythia 8 (LHCO-like dijets)."""
 
 
 @generate.command("lhco")
@@ -67,3 +67,37 @@ def lhco(
         f"{output}: {result.n_written} {process} events (selection efficiency {result.efficiency:.4f}, "
         f"sigma_gen {result.sigma_mb * 1e9:.4g} pb)"
     )
+
+
+@generate.command("merge-lhco")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--chunk-size", default=5_000, show_default=True, type=click.IntRange(min=1))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
+def merge_lhco(inputs: tuple[str, ...], chunk_size: int, output: str) -> None:
+    """Concatenate LHCO-layout files (e.g. generation chunks) into one, streaming, atomically."""
+    import h5py
+    import hdf5plugin  # noqa: F401
+
+    from hep_aa.io.lhco import MAX_PARTICLES, LHCOWriter, count_events
+
+    sizes = [count_events(p) for p in inputs]
+    widths = set()
+    for p in inputs:
+        with h5py.File(p, "r") as f:
+            widths.add(f["df/block0_values"].shape[1])
+    if len(widths) != 1:
+        raise click.BadParameter(
+            f"inputs mix files with and without a label column: {sorted(widths)} columns"
+        )
+    with_label = widths.pop() == 3 * MAX_PARTICLES + 1
+    with LHCOWriter(output, sum(sizes), with_label=with_label) as writer:
+        for p, n in zip(inputs, sizes, strict=True):
+            with h5py.File(p, "r") as f:
+                values = f["df/block0_values"]
+                for lo in range(0, n, chunk_size):
+                    block = values[lo : lo + chunk_size]
+                    if with_label:
+                        writer.write(block[:, :-1], block[:, -1])
+                    else:
+                        writer.write(block)
+    click.echo(f"{output}: {sum(sizes)} events from {len(inputs)} file(s)")

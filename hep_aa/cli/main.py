@@ -46,6 +46,7 @@ def _register() -> None:
     from hep_aa.cli import evaluate as evaluate_cmd
     from hep_aa.cli import features as features_cmd
     from hep_aa.cli import generate as generate_cmd
+    from hep_aa.cli import tables as tables_cmd
     from hep_aa.cli import train as train_cmd
 
     cli.add_command(config_cmd.config)
@@ -55,6 +56,8 @@ def _register() -> None:
     cli.add_command(train_cmd.score)
     cli.add_command(evaluate_cmd.evaluate)
     cli.add_command(evaluate_cmd.plot)
+    cli.add_command(tables_cmd.split)
+    cli.add_command(tables_cmd.summary)
 
 
 _register()

@@ -40,12 +40,21 @@ __all__ = [
 
 
 @dataclasses.dataclass(frozen=True)
+class SignalMasses:
+    m_wprime: float
+    m_x: float
+    m_y: float
+
+
+@dataclasses.dataclass(frozen=True)
 class LhcoConfig:
     enabled: bool
     path: str | None
     n_background: int
     n_signal: int
     chunks: int
+    signal_masses: SignalMasses
+    unseen_masses: SignalMasses
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +74,8 @@ class MnistConfig:
     protocol: Literal["paper", "one-vs-rest"]
     normal_class: int
     known_class: int
+    known_kind: str
+    n_per_kind: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,6 +134,7 @@ class EvaluationConfig:
     signal_efficiencies: tuple[float, ...]
     background_efficiencies: tuple[float, ...]
     bootstrap: int
+    test_fraction: float
     sic_max_relative_error: float
 
 
@@ -139,6 +151,7 @@ class Config:
 
     version: int
     seeds: tuple[int, ...]
+    methods: tuple[str, ...]
     datasets: DatasetsConfig
     features: FeaturesConfig
     model: ModelConfig
@@ -226,6 +239,12 @@ def validate_config(data: Any, *, source: str = "<config>") -> dict[str, Any]:
 
 def _check_semantics(cfg: dict[str, Any], source: str) -> None:
     """Checks a JSON Schema cannot express."""
+    for key in ("signal_masses", "unseen_masses"):
+        m = cfg["datasets"]["lhco"][key]
+        if m["m_x"] + m["m_y"] >= m["m_wprime"]:
+            raise ConfigError(
+                f"{source}: datasets.lhco.{key}: m_x + m_y = {m['m_x'] + m['m_y']:g} must be below m_wprime = {m['m_wprime']:g}"
+            )
     mnist = cfg["datasets"]["mnist"]
     if mnist["protocol"] == "one-vs-rest" and mnist["normal_class"] == mnist["known_class"]:
         raise ConfigError(

@@ -1,0 +1,71 @@
+# Feature tables (one hep-aa features call per sample) and the stratified train/test split.
+
+
+rule features_lhco:
+    input:
+        events="results/lhco/events/{sample}.h5",
+    output:
+        table="results/lhco/features/{sample}.parquet",
+    log:
+        "logs/lhco/features_{sample}.log",
+    benchmark:
+        "results/benchmarks/lhco/features_{sample}.tsv"
+    wildcard_constraints:
+        sample="qcd|signal|unseen",
+    params:
+        feature_set=config["features"]["lhco_set"],
+        chunk_size=config["features"]["chunk_size"],
+        signal_type=lambda wc: W.LHCO_TYPES.get(wc.sample, "background"),
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=60,
+    conda:
+        "../../envs/hep-aa.yaml"
+    shell:
+        "hep-aa -v features lhco {input.events} --set {params.feature_set} "
+        "--chunk-size {params.chunk_size} --signal-type {params.signal_type} -o {output.table} > {log} 2>&1"
+
+
+rule features_mnist:
+    output:
+        table="results/mnist/features/all.parquet",
+    log:
+        "logs/mnist/features.log",
+    benchmark:
+        "results/benchmarks/mnist/features.tsv"
+    params:
+        args=W.mnist_args(config) if "mnist" in DATASETS else "",
+        seed=SEEDS[0],
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=30,
+    conda:
+        "../../envs/hep-aa.yaml"
+    shell:
+        "hep-aa -v features mnist {params.args} --seed {params.seed} -o {output.table} > {log} 2>&1"
+
+
+rule split:
+    input:
+        tables=lambda wc: W.split_inputs(wc.dataset),
+    output:
+        train="results/{dataset}/features/train.parquet",
+        test="results/{dataset}/features/test.parquet",
+    log:
+        "logs/{dataset}/split.log",
+    benchmark:
+        "results/benchmarks/{dataset}/split.tsv"
+    params:
+        fraction=config["evaluation"]["test_fraction"],
+        seed=SEEDS[0],
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=10,
+    conda:
+        "../../envs/hep-aa.yaml"
+    shell:
+        "hep-aa -v split {input.tables} --test-fraction {params.fraction} --seed {params.seed} "
+        "--train {output.train} --test {output.test} > {log} 2>&1"
