@@ -73,9 +73,6 @@ def datasets(config: Mapping[str, Any]) -> list[str]:
                 "dataset cicids: skipped, set datasets.cicids.path to the MachineLearningCVE CSV folder"
             )
             continue
-        if name == "cicids":
-            log.warning("dataset cicids: the CICIDS2017 reader is not built yet; skipped")
-            continue
         out.append(name)
     return out
 
@@ -89,12 +86,15 @@ def known_types(config: Mapping[str, Any], dataset: str) -> list[str]:
         if m["protocol"] == "one-vs-rest":
             return [f"digit-{m['known_class']} (known)"]
         return ["fashion-mnist" if m["known_anomaly_path"] else m["known_kind"]]
+    if dataset == "cicids":
+        return [config["datasets"]["cicids"]["known_family"]]
     raise ValueError(f"no known anomaly types for dataset {dataset!r}")
 
 
-def split_inputs(dataset: str) -> list[str]:
-    """Feature tables that the train/test split of ``dataset`` concatenates."""
-    if dataset == "lhco":
+def split_inputs(config: Mapping[str, Any], dataset: str) -> list[str]:
+    """Feature tables that the train/test split of ``dataset`` concatenates: the generated
+    LHCO samples, or one table built from the user's file (``datasets.<name>.path``)."""
+    if dataset == "lhco" and not config["datasets"]["lhco"]["path"]:
         return [f"results/lhco/features/{sample}.parquet" for sample in LHCO_SAMPLES]
     return [f"results/{dataset}/features/all.parquet"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import click
@@ -50,8 +51,7 @@ def show(files: tuple[str, ...], output: str | None) -> None:
     merged: dict[str, Any] = {}
     for file in files:
         load_config(file)  # each file must be valid on its own (clear errors naming the file)
-        with open(file, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
+        data = yaml.safe_load(Path(file).read_text(encoding="utf-8"))
         if not isinstance(data, dict):
             raise ConfigError(f"{file}: the configuration must be a mapping at the top level")
         merged = _deep_merge(merged, data)

@@ -41,7 +41,7 @@ def split(inputs: tuple[str, ...], test_fraction: float, seed: int, train_out: s
     test_mask = np.zeros(len(x), dtype=bool)
     for kind in sorted({str(k) for k in types}):
         idx = np.flatnonzero(types == kind)
-        chosen = rng.choice(idx, int(round(test_fraction * len(idx))), replace=False)
+        chosen = rng.choice(idx, round(test_fraction * len(idx)), replace=False)
         test_mask[chosen] = True
     meta = {
         k: v

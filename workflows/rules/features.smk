@@ -27,6 +27,30 @@ rule features_lhco:
         "--chunk-size {params.chunk_size} --signal-type {params.signal_type} -o {output.table} > {log} 2>&1"
 
 
+rule features_lhco_file:
+    input:
+        events=config["datasets"]["lhco"]["path"] or "results/lhco/events/user-file-not-set.h5",
+    output:
+        table="results/lhco/features/all.parquet",
+    log:
+        "logs/lhco/features_all.log",
+    benchmark:
+        "results/benchmarks/lhco/features_all.tsv"
+    params:
+        feature_set=config["features"]["lhco_set"],
+        chunk_size=config["features"]["chunk_size"],
+        signal_type=W.LHCO_TYPES["signal"],
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=240,
+    conda:
+        "../../envs/hep-aa.yaml"
+    shell:
+        "hep-aa -v features lhco {input.events} --set {params.feature_set} "
+        "--chunk-size {params.chunk_size} --signal-type {params.signal_type} -o {output.table} > {log} 2>&1"
+
+
 rule features_mnist:
     output:
         table="results/mnist/features/all.parquet",
@@ -47,9 +71,28 @@ rule features_mnist:
         "hep-aa -v features mnist {params.args} --seed {params.seed} -o {output.table} > {log} 2>&1"
 
 
+rule features_cicids:
+    input:
+        csv=config["datasets"]["cicids"]["path"] or "results/cicids/path-not-set",
+    output:
+        table="results/cicids/features/all.parquet",
+    log:
+        "logs/cicids/features.log",
+    benchmark:
+        "results/benchmarks/cicids/features.tsv"
+    threads: 1
+    resources:
+        mem_mb=16000,
+        runtime=60,
+    conda:
+        "../../envs/hep-aa.yaml"
+    shell:
+        "hep-aa -v features cicids {input.csv} -o {output.table} > {log} 2>&1"
+
+
 rule split:
     input:
-        tables=lambda wc: W.split_inputs(wc.dataset),
+        tables=lambda wc: W.split_inputs(config, wc.dataset),
     output:
         train="results/{dataset}/features/train.parquet",
         test="results/{dataset}/features/test.parquet",
