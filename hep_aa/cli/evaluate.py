@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 
 from hep_aa.exceptions import DataFormatError
 
@@ -186,6 +187,7 @@ def plot(inputs: tuple[str, ...], features_path: str | None, config_path: str | 
         add_label,
         plot_feature_distributions,
         plot_latent,
+        plot_mean_images,
         plot_mjj_sculpting,
         plot_roc,
         plot_score_distributions,
@@ -210,9 +212,16 @@ def plot(inputs: tuple[str, ...], features_path: str | None, config_path: str | 
         if p.endswith(".json"):
             read_json(p)  # validated; metrics are summarised in the tables, curves come from scores
 
+    features = read_table(features_path) if features_path else None
+    dataset = features.metadata.get("dataset") if features is not None else None
+    if dataset is None and score_paths:
+        dataset = read_table(score_paths[0]).metadata.get("dataset")
+    # collider datasets carry the sqrt(s) label; image and network-flow comparisons do not
+    com = pc.com_energy_tev if dataset in (None, "lhco", "vh") else None
+
     def finish(fig: Any, stem: str) -> None:
         for ax in fig.axes[:1]:
-            add_label(ax, pc.label, pc.com_energy_tev)
+            add_label(ax, pc.label, com)
         written.extend(save_figure(fig, out / stem, pc.formats))
 
     import matplotlib.pyplot as plt
@@ -255,14 +264,13 @@ def plot(inputs: tuple[str, ...], features_path: str | None, config_path: str | 
             use_style()
             fig, ax = plt.subplots()
             plot_roc(curves, ax=ax)
-            ax.legend(loc="upper right", title=f"anomaly: {kind}")
+            ax.legend(loc="upper right", title=f"anomaly: {kind}", fontsize=11, title_fontsize=12)
             finish(fig, f"roc_{kind}")
             use_style()
             fig, ax = plt.subplots()
             plot_sic(curves, n_bkg, ax=ax)
-            ax.legend(loc="upper right", title=f"anomaly: {kind}")
+            ax.legend(loc="upper right", title=f"anomaly: {kind}", fontsize=11, title_fontsize=12)
             finish(fig, f"sic_{kind}")
-    features = read_table(features_path) if features_path else None
     for folder in model_dirs:
         from hep_aa.detector import load_detector
 
@@ -286,10 +294,16 @@ def plot(inputs: tuple[str, ...], features_path: str | None, config_path: str | 
         groups = {"background": features.labels == 0}
         for k in sorted({str(x) for x in features.types[features.labels == 1]}):
             groups[k] = (features.labels == 1) & (features.types == k)
-        plot_feature_distributions(
-            features.features, features.feature_names, groups, units=str(features.metadata.get("units", ""))
-        )
-        finish(plt.gcf(), "features")
+        n_features = len(features.feature_names)
+        if n_features > 30 and int(np.sqrt(n_features)) ** 2 == n_features:
+            plot_mean_images(features.features, groups, side=int(np.sqrt(n_features)))
+            written.extend(save_figure(plt.gcf(), out / "features", pc.formats))  # images: no axis label
+        else:
+            units = str(features.metadata.get("units", ""))
+            plot_feature_distributions(
+                features.features[:, :30], features.feature_names[:30], groups, units=units
+            )
+            finish(plt.gcf(), "features")
     if not written:
         raise DataFormatError(f"nothing to plot from {list(inputs)}")
     click.echo(f"{output}: {len(written)} file(s)")

@@ -24,6 +24,7 @@ __all__ = [
     "add_label",
     "plot_feature_distributions",
     "plot_latent",
+    "plot_mean_images",
     "plot_mjj_sculpting",
     "plot_roc",
     "plot_score_distributions",
@@ -51,7 +52,9 @@ def _ax(ax: Axes | None) -> Axes:
 
 def add_label(ax: Axes, label: str = "Simulation", com_tev: float | None = 13.0) -> Any:
     """Experiment-neutral label: ``label`` on the left, √s on the right."""
-    rlabel = rf"$\sqrt{{s}}$ = {com_tev:g} TeV" if com_tev else ""
+    rlabel = (
+        f"\u221as = {com_tev:g} TeV" if com_tev else ""
+    )  # unicode root: mathtext \sqrt lacks a glyph here
     return hep.label.exp_label(exp="", llabel=label, rlabel=rlabel, ax=ax, loc=0)
 
 
@@ -107,6 +110,7 @@ def plot_score_distributions(
                 alpha=0.35 if filled else 1.0,
                 linewidth=2,
                 label=f"{name} (n={len(values)})",
+                yerr=False,
                 ax=ax,
             )
         )
@@ -114,8 +118,21 @@ def plot_score_distributions(
     ax.set_ylabel("Normalised events")
     if log:
         ax.set_yscale("log")
-    ax.legend(loc="upper right")
+    _headroom(ax, len(scores))
+    ax.legend(loc="upper right", fontsize=11)
     return artists
+
+
+def _headroom(ax: Axes, n_entries: int) -> None:
+    """Raise the top of the y axis so that a legend of ``n_entries`` lines sits above the data."""
+    lo, hi = ax.get_ylim()
+    frac = min(0.08 * (n_entries + 1), 0.6)  # fraction of the axis height the legend needs
+    if ax.get_yscale() == "log":
+        lo = max(lo, 1e-12)
+        span = np.log10(hi) - np.log10(lo)
+        ax.set_ylim(lo, 10 ** (np.log10(lo) + span / (1 - frac)))
+    else:
+        ax.set_ylim(lo, lo + (hi - lo) / (1 - frac))
 
 
 def _curves_on_grid(
@@ -187,9 +204,11 @@ def plot_roc(
         artists.append(line)
     ax.set_yscale("log")
     ax.set_xlim(0, 1)
+    ax.set_ylim(bottom=0.8)
     ax.set_xlabel(r"Signal efficiency $\varepsilon_S$")
     ax.set_ylabel(r"Background rejection $1/\varepsilon_B$")
-    ax.legend(loc="upper right")
+    _headroom(ax, len(curves) + 1)
+    ax.legend(loc="upper right", fontsize=11)
     return artists
 
 
@@ -207,8 +226,9 @@ def plot_sic(
     ax.set_xlim(0, 1)
     ax.set_ylim(bottom=0)
     ax.set_xlabel(r"Signal efficiency $\varepsilon_S$")
-    ax.set_ylabel(r"SIC $\varepsilon_S/\sqrt{\varepsilon_B}$")
-    ax.legend(loc="upper right")
+    ax.set_ylabel(r"SIC $\varepsilon_S/\varepsilon_B^{1/2}$")
+    _headroom(ax, len(curves) + 1)
+    ax.legend(loc="upper right", fontsize=11)
     return artists
 
 
@@ -288,7 +308,8 @@ def plot_latent(
         )
     ax.set_xlabel(r"Latent PC 1 of $\mu$")
     ax.set_ylabel(r"Latent PC 2 of $\mu$")
-    ax.legend(loc="upper right", markerscale=4)
+    _headroom(ax, len(latent))
+    ax.legend(loc="upper right", markerscale=4, fontsize=11)
     return artists
 
 
@@ -323,7 +344,30 @@ def plot_mjj_sculpting(
     ax.set_xlabel(r"$m_{jj}$ [TeV]")
     ax.set_ylabel("Normalised events / bin")
     ax.set_yscale("log")
-    ax.legend(loc="upper right")
+    _headroom(ax, 2)
+    ax.legend(loc="upper right", fontsize=11)
+    return artists
+
+
+def plot_mean_images(
+    images: np.ndarray,
+    groups: Mapping[str, np.ndarray],
+    *,
+    axes: Sequence[Axes] | None = None,
+    side: int = 28,
+) -> list[Any]:
+    """Mean image of each group of events (for image inputs, instead of 784 histograms)."""
+    if axes is None:
+        use_style()
+        _, grid = plt.subplots(1, len(groups), figsize=(3.2 * len(groups), 3.8), squeeze=False)
+        axes = list(grid.ravel())
+    artists = []
+    for ax, (label, mask) in zip(axes, groups.items(), strict=False):
+        mean = images[mask].mean(axis=0).reshape(side, side) if mask.any() else np.zeros((side, side))
+        artists.append(ax.imshow(mean, cmap="Greys", vmin=0.0, vmax=1.0))
+        ax.set_title(f"{label}\n(n={int(mask.sum())})", fontsize=12)
+        ax.set_xticks([])
+        ax.set_yticks([])
     return artists
 
 
