@@ -218,6 +218,11 @@ def plot(inputs: tuple[str, ...], features_path: str | None, config_path: str | 
         dataset = read_table(score_paths[0]).metadata.get("dataset")
     # collider datasets carry the sqrt(s) label; image and network-flow comparisons do not
     com = pc.com_energy_tev if dataset in (None, "lhco", "vh") else None
+    groups: dict[str, np.ndarray] = {}
+    if features is not None:
+        groups["background"] = features.labels == 0
+        for k in sorted({str(x) for x in features.types[features.labels == 1]}):
+            groups[k] = (features.labels == 1) & (features.types == k)
 
     def finish(fig: Any, stem: str) -> None:
         for ax in fig.axes[:1]:
@@ -283,17 +288,11 @@ def plot(inputs: tuple[str, ...], features_path: str | None, config_path: str | 
             plot_training_history(history, axes=list(grid.ravel()))
             finish(fig, f"training_{name}")
         if features is not None and hasattr(det, "encode"):
-            groups = {"background": features.labels == 0}
-            for k in sorted({str(x) for x in features.types[features.labels == 1]}):
-                groups[k] = (features.labels == 1) & (features.types == k)
             use_style()
             fig, ax = plt.subplots()
             plot_latent({k: det.encode(features.features[m]) for k, m in groups.items() if m.any()}, ax=ax)
             finish(fig, f"latent_{name}")
     if features is not None:
-        groups = {"background": features.labels == 0}
-        for k in sorted({str(x) for x in features.types[features.labels == 1]}):
-            groups[k] = (features.labels == 1) & (features.types == k)
         n_features = len(features.feature_names)
         if n_features > 30 and int(np.sqrt(n_features)) ** 2 == n_features:
             plot_mean_images(features.features, groups, side=int(np.sqrt(n_features)))

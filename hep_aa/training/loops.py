@@ -165,7 +165,7 @@ def pretrain(
     opt = _adam(model.parameters(), learning_rate)
     noise = _device_generator(generator, device)
     hist: History = {"epoch": [], "loss": [], "recon": [], "kl": [], "val_loss": []}
-    best, best_state, since_best = math.inf, copy.deepcopy(model.state_dict()), 0
+    stopper = _EarlyStopping(model, patience)
     model.train()
     for epoch in range(epochs):
         stats = []  # detached per-step means; reduced once per epoch (no per-step sync)
@@ -184,15 +184,32 @@ def pretrain(
         ):
             hist[key].append(float(value))
         log.debug("pretrain epoch %d loss %.4f val %.4f", epoch, means[0], val)
-        if _improved(val, best):
-            best, best_state, since_best = val, copy.deepcopy(model.state_dict()), 0
-        else:
-            since_best += 1
-            if since_best >= patience:
-                break
-    model.load_state_dict(best_state)
-    hist["best_epoch"] = [float(hist["epoch"][int(np.nanargmin(hist["val_loss"]))])]
-    return hist
+        if stopper.stop(val, model):
+            break
+    return stopper.restore(model, hist)
+
+
+class _EarlyStopping:
+    """Keep the best-validation state; say when ``patience`` epochs passed without improvement."""
+
+    def __init__(self, model: torch.nn.Module, patience: int) -> None:
+        self.patience = patience
+        self.best = math.inf
+        self.state = copy.deepcopy(model.state_dict())
+        self.since_best = 0
+
+    def stop(self, val: float, model: torch.nn.Module) -> bool:
+        if _improved(val, self.best):
+            self.best, self.state, self.since_best = val, copy.deepcopy(model.state_dict()), 0
+            return False
+        self.since_best += 1
+        return self.since_best >= self.patience
+
+    def restore(self, model: torch.nn.Module, hist: History) -> History:
+        """Load the best state into ``model`` and record its epoch in ``hist``."""
+        model.load_state_dict(self.state)
+        hist["best_epoch"] = [float(hist["epoch"][int(np.nanargmin(hist["val_loss"]))])]
+        return hist
 
 
 def _weighted_means(stats: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]], n: int) -> list[float]:
@@ -403,7 +420,7 @@ def train_classifier(
         return (weight * bce).sum()
 
     hist: History = {"epoch": [], "loss": [], "val_loss": []}
-    best, best_state, since_best = math.inf, copy.deepcopy(model.state_dict()), 0
+    stopper = _EarlyStopping(model, patience)
     for epoch in range(epochs):
         if resample is not None:
             x, y = resample()
@@ -424,12 +441,6 @@ def train_classifier(
         hist["epoch"].append(float(epoch))
         hist["loss"].append(running / max(n_steps, 1))
         hist["val_loss"].append(val)
-        if _improved(val, best):
-            best, best_state, since_best = val, copy.deepcopy(model.state_dict()), 0
-        else:
-            since_best += 1
-            if since_best >= patience:
-                break
-    model.load_state_dict(best_state)
-    hist["best_epoch"] = [float(hist["epoch"][int(np.nanargmin(hist["val_loss"]))])]
-    return hist
+        if stopper.stop(val, model):
+            break
+    return stopper.restore(model, hist)
