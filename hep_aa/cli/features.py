@@ -280,3 +280,67 @@ def cicids(sources: tuple[str, ...], chunk_size: int, output: str) -> None:
     click.echo(
         f"{output}: {len(table.features)} flows ({int((~benign).sum())} attacks); {table.n_dropped_nonfinite} dropped (Infinity/NaN)"
     )
+
+
+@features.command("vh")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--weight", help="Weight to carry: a ROOT branch (e.g. SMEFTweight_anom) or an LHE weight id.")
+@click.option(
+    "--label",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 1),
+    help="Label of every event (1 = anomaly).",
+)
+@click.option(
+    "--type",
+    "kind",
+    default=None,
+    help="Anomaly type written (default: background for label 0, smeft for 1).",
+)
+@click.option("--chunk-size", default=50_000, show_default=True, type=click.IntRange(min=1))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
+def vh(
+    inputs: tuple[str, ...], weight: str | None, label: int, kind: str | None, chunk_size: int, output: str
+) -> None:
+    """Z h features (pT(Z), m(Zh), Collins-Soper angles, ...) of NanoAOD-like/Delphes ROOT or LHE files."""
+    from hep_aa.features.higgs import VH_FEATURES, vh_features
+    from hep_aa.io.artifacts import write_table
+    from hep_aa.io.lhe import read_lhe
+    from hep_aa.io.root import iter_root_events
+
+    blocks, weights, fallback = [], [], []
+    n_dropped = n_in = 0
+    for name in inputs:
+        if name.endswith((".lhe", ".lhe.gz")):
+            chunks = [read_lhe(name, weight=weight)]
+        else:
+            chunks = iter_root_events(name, step_size=chunk_size, weight=weight)
+        for events in chunks:
+            feats = vh_features(events)
+            n_in += len(events)
+            n_dropped += feats.n_dropped
+            blocks.append(feats.matrix())
+            weights.append(feats.columns["weight"])
+            fallback.append(feats.columns["h_fallback"])
+    x = np.vstack(blocks) if blocks else np.empty((0, len(VH_FEATURES)))
+    if len(x) == 0:
+        raise DataFormatError(
+            f"no event of {list(inputs)} has an opposite-sign same-flavour lepton pair and two jets"
+        )
+    write_table(
+        output,
+        x,
+        list(VH_FEATURES),
+        labels=np.full(len(x), label),
+        types=kind or ("smeft" if label else "background"),
+        spectators={"weight": np.concatenate(weights), "h_fallback": np.concatenate(fallback)},
+        metadata={
+            "dataset": "vh",
+            "inputs": list(inputs),
+            "weight": weight,
+            "n_dropped_no_candidates": n_dropped,
+            "units": "GeV",
+        },
+    )
+    click.echo(f"{output}: {len(x)} of {n_in} events with Z and h candidates ({n_dropped} dropped)")

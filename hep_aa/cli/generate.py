@@ -9,7 +9,7 @@ from hep_aa.cli._progress import progress_bar
 
 @click.group("generate")
 def generate() -> None:
-    """Generate events with Pythia 8 (LHCO-like dijets)."""
+    """Generate events with Pythia 8 (LHCO-like dijets, SMEFT Zh)."""
 
 
 @generate.command("lhco")
@@ -101,3 +101,35 @@ def merge_lhco(inputs: tuple[str, ...], chunk_size: int, output: str) -> None:
                     else:
                         writer.write(block)
     click.echo(f"{output}: {sum(sizes)} events from {len(inputs)} file(s)")
+
+
+@generate.command("vh")
+@click.option("--n-events", required=True, type=click.IntRange(min=1), help="Events written.")
+@click.option("--seed", required=True, type=click.IntRange(0, 899_999_999))
+@click.option(
+    "--point",
+    "points",
+    multiple=True,
+    help="Named SMEFT point NAME=c1,...,c7 (order: dcz czz czbox dgzh_uL dgzh_uR dgzh_dL dgzh_dR) or NAME=param:value,...; its weight is stored as SMEFTweight_NAME (repeatable).",
+)
+@click.option(
+    "--unweight",
+    "unweight_to",
+    help="Name of a --point: write an unweighted sample at that point (accept-reject).",
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Output ROOT file (NanoAOD-like TTree Events).",
+)
+def vh(n_events: int, seed: int, points: tuple[str, ...], unweight_to: str | None, output: str) -> None:
+    """q qbar -> Z(ee/mumu) h(bb) with per-event SMEFT weight components."""
+    from hep_aa.generate.vh import generate_vh, parse_point
+
+    named = dict(parse_point(p) for p in points)
+    with progress_bar("generating Zh", n_events) as update:
+        result = generate_vh(output, n_events, seed, points=named, unweight_to=unweight_to, progress=update)
+    extra = f", unweighted to {unweight_to} (w_max {result.w_max:.3g})" if unweight_to else ""
+    click.echo(f"{output}: {result.n_written} Zh events from {result.n_generated} generated{extra}")

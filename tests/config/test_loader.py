@@ -22,7 +22,7 @@ def test_default_config_is_valid(repo_root: Path) -> None:
     assert cfg.version == 1
     assert cfg.seeds == (0, 1, 2)
     assert cfg.model.hidden == (64, 32)
-    assert cfg.datasets.vh.point["dgzh_uL"] == pytest.approx(0.01)
+    assert cfg.datasets.vh.point["dgzh_uL"] == pytest.approx(0.001)
 
 
 def test_default_config_spells_out_every_schema_key(repo_root: Path) -> None:

@@ -1,0 +1,200 @@
+"""ROOT event readers (uproot) into hep_aa's common lepton/jet event model.
+
+Layouts:
+
+- NanoAOD-like flat trees (tree ``Events``: ``nElectron, Electron_pt, ...``, ``Muon_*``,
+  ``Jet_*`` with ``Jet_btagDeepFlavB``), real CMS NanoAOD and hep_aa's generated files;
+- Delphes (tree ``Delphes``: ``Electron.PT ...``, ``Muon.*``, ``Jet.PT/Eta/Phi/Mass/BTag``).
+
+Both stream with ``uproot.iterate`` (``step_size`` events per chunk) and yield events with
+``leptons`` (pt, eta, phi, mass, charge, pdgId), ``jets`` (pt, eta, phi, mass, btag) and
+``weight`` — exactly what :func:`hep_aa.features.higgs.vh_features` consumes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+
+from hep_aa.exceptions import DataFormatError
+
+__all__ = ["BTAG_THRESHOLD", "detect_layout", "iter_root_events"]
+
+#: DeepJet medium working point (2018); hep_aa's generated files store 0/1.
+BTAG_THRESHOLD = 0.2783
+
+NANO = {
+    "electron": ["Electron_pt", "Electron_eta", "Electron_phi", "Electron_mass", "Electron_charge"],
+    "muon": ["Muon_pt", "Muon_eta", "Muon_phi", "Muon_mass", "Muon_charge"],
+    "jet": ["Jet_pt", "Jet_eta", "Jet_phi", "Jet_mass"],
+}
+DELPHES = {
+    "electron": ["Electron.PT", "Electron.Eta", "Electron.Phi", "Electron.Charge"],
+    "muon": ["Muon.PT", "Muon.Eta", "Muon.Phi", "Muon.Charge"],
+    "jet": ["Jet.PT", "Jet.Eta", "Jet.Phi", "Jet.Mass", "Jet.BTag"],
+}
+
+
+def _open(path: Path):  # type: ignore[no-untyped-def]
+    import uproot
+
+    if not path.is_file():
+        raise DataFormatError(f"{path}: file not found")
+    try:
+        return uproot.open(path)
+    except Exception as exc:  # uproot raises several types for non-ROOT or truncated bytes
+        raise DataFormatError(f"{path}: not a readable ROOT file ({exc}); is it truncated?") from None
+
+
+def detect_layout(path: str | os.PathLike[str]) -> str:
+    """``"nanoaod"`` (tree Events) or ``"delphes"`` (tree Delphes)."""
+    p = Path(path)
+    with _open(p) as f:
+        keys = {k.split(";")[0] for k in f}
+    if "Events" in keys:
+        return "nanoaod"
+    if "Delphes" in keys:
+        return "delphes"
+    raise DataFormatError(f"{p}: neither an 'Events' (NanoAOD) nor a 'Delphes' tree; keys {sorted(keys)[:8]}")
+
+
+def _leptons(pt, eta, phi, mass, charge, flavour: int) -> ak.Array:  # type: ignore[no-untyped-def]
+    return ak.zip(
+        {
+            "pt": ak.values_astype(pt, np.float64),
+            "eta": ak.values_astype(eta, np.float64),
+            "phi": ak.values_astype(phi, np.float64),
+            "mass": ak.values_astype(mass, np.float64),
+            "charge": ak.values_astype(charge, np.int32),
+            "pdgId": ak.values_astype(-flavour * charge, np.int32),
+        }
+    )
+
+
+def _model(electrons: ak.Array, muons: ak.Array, jets: ak.Array, weight: np.ndarray) -> ak.Array:
+    leptons = ak.concatenate([electrons, muons], axis=1)
+    leptons = leptons[ak.argsort(leptons.pt, axis=1, ascending=False)]
+    return ak.zip({"leptons": leptons, "jets": jets, "weight": weight}, depth_limit=1)
+
+
+def iter_root_events(
+    path: str | os.PathLike[str], *, step_size: int = 50_000, weight: str | None = None
+) -> Iterator[ak.Array]:
+    """Stream a NanoAOD-like or Delphes file as the common event model.
+
+    Parameters
+    ----------
+    path : path
+    step_size : int
+        Events per chunk.
+    weight : str, optional
+        Branch with the event weight (e.g. ``SMEFTweight_anom`` or ``genWeight``); default:
+        ``genWeight`` / ``Event.Weight`` when present, else 1.
+
+    Raises
+    ------
+    DataFormatError
+        Not ROOT, no known tree, a missing branch (named), truncated baskets.
+    """
+    import uproot
+
+    p = Path(path)
+    layout = detect_layout(p)
+    tree_name = "Events" if layout == "nanoaod" else "Delphes"
+    with _open(p) as f:
+        tree = f[tree_name]
+        keys = tree.keys()
+        names = set(keys) | {k.split("/")[-1] for k in keys}  # Delphes nests "Electron/Electron.PT"
+    spec = NANO if layout == "nanoaod" else DELPHES
+    wanted = [b for group in spec.values() for b in group]
+    btag = None
+    if layout == "nanoaod":
+        btag = (
+            "Jet_btagDeepFlavB"
+            if "Jet_btagDeepFlavB" in names
+            else ("Jet_btagDeepB" if "Jet_btagDeepB" in names else None)
+        )
+        if btag is None:
+            raise DataFormatError(f"{p}: no b-tag branch (Jet_btagDeepFlavB or Jet_btagDeepB)")
+        wanted.append(btag)
+    default_weight = "genWeight" if layout == "nanoaod" else "Event.Weight"
+    weight_branch = weight or (default_weight if default_weight in names else None)
+    if weight_branch:
+        wanted.append(weight_branch)
+    missing = [b for b in wanted if b not in names]
+    if missing:
+        raise DataFormatError(f"{p}: tree {tree_name!r} lacks branch(es) {missing}")
+    try:
+        for chunk in uproot.iterate(f"{p}:{tree_name}", wanted, step_size=step_size, library="ak"):
+            n = len(chunk)
+            w = (
+                np.ones(n)
+                if not weight_branch
+                else ak.to_numpy(
+                    ak.flatten(chunk[weight_branch], axis=None)
+                    if layout == "delphes"
+                    else chunk[weight_branch]
+                ).astype(np.float64)
+            )
+            if layout == "nanoaod":
+                ele = _leptons(
+                    chunk.Electron_pt,
+                    chunk.Electron_eta,
+                    chunk.Electron_phi,
+                    chunk.Electron_mass,
+                    chunk.Electron_charge,
+                    11,
+                )
+                mu = _leptons(
+                    chunk.Muon_pt, chunk.Muon_eta, chunk.Muon_phi, chunk.Muon_mass, chunk.Muon_charge, 13
+                )
+                jets = ak.zip(
+                    {
+                        "pt": ak.values_astype(chunk.Jet_pt, np.float64),
+                        "eta": ak.values_astype(chunk.Jet_eta, np.float64),
+                        "phi": ak.values_astype(chunk.Jet_phi, np.float64),
+                        "mass": ak.values_astype(chunk.Jet_mass, np.float64),
+                        "btag": ak.values_astype(chunk[btag] > BTAG_THRESHOLD, np.float64),
+                    }
+                )
+            else:
+                e = chunk["Electron.PT"]
+                ele = _leptons(
+                    e,
+                    chunk["Electron.Eta"],
+                    chunk["Electron.Phi"],
+                    ak.zeros_like(e) + 0.000511,
+                    chunk["Electron.Charge"],
+                    11,
+                )
+                m = chunk["Muon.PT"]
+                mu = _leptons(
+                    m,
+                    chunk["Muon.Eta"],
+                    chunk["Muon.Phi"],
+                    ak.zeros_like(m) + 0.10566,
+                    chunk["Muon.Charge"],
+                    13,
+                )
+                jets = ak.zip(
+                    {
+                        "pt": ak.values_astype(chunk["Jet.PT"], np.float64),
+                        "eta": ak.values_astype(chunk["Jet.Eta"], np.float64),
+                        "phi": ak.values_astype(chunk["Jet.Phi"], np.float64),
+                        "mass": ak.values_astype(chunk["Jet.Mass"], np.float64),
+                        "btag": ak.values_astype(chunk["Jet.BTag"] > 0, np.float64),
+                    }
+                )
+            if len(w) != n:
+                raise DataFormatError(
+                    f"{p}: weight branch {weight_branch!r} does not have one value per event"
+                )
+            yield _model(ele, mu, jets, w)
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, DataFormatError):
+            raise
+        raise DataFormatError(f"{p}: cannot read events ({exc}); the file is truncated or corrupt") from None

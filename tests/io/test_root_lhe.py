@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import pytest
+
+from hep_aa.exceptions import DataFormatError
+from hep_aa.features.higgs import vh_features
+from hep_aa.io.lhe import read_lhe, weight_names
+from hep_aa.io.root import detect_layout, iter_root_events
+
+
+def test_real_cms_nanoaod(shared_data: Path) -> None:
+    path = shared_data / "root" / "nanoAOD_2015_CMS_Open_Data_ttbar.root"
+    assert detect_layout(path) == "nanoaod"
+    chunks = list(iter_root_events(path, step_size=64))
+    assert [len(c) for c in chunks] == [64, 64, 64, 8]
+    ev = chunks[0]
+    assert set(ev.fields) == {"leptons", "jets", "weight"}
+    assert set(ev.leptons.fields) == {"pt", "eta", "phi", "mass", "charge", "pdgId"}
+    assert ak.all(abs(ev.leptons.pdgId) % 2 == 1)
+    feats = vh_features(ak.concatenate(chunks))
+    assert feats.kept.shape == (200,)
+
+
+def test_real_delphes_and_drell_yan(shared_data: Path) -> None:
+    ev = next(iter_root_events(shared_data / "root" / "delphes.root"))
+    assert len(ev) == 25
+    assert ev.weight[0] > 0
+    dy = next(iter_root_events(shared_data / "root" / "nano_dy.root"))
+    feats = vh_features(dy)
+    assert feats.kept.sum() > 0
+    z_mass = feats.columns["pt_z"]
+    assert np.all(np.isfinite(z_mass))
+
+
+def test_real_lhe_with_named_weights(shared_data: Path) -> None:
+    path = shared_data / "lhe" / "pylhe-testfile-madgraph-2.0.0-wbj.lhe"
+    names = weight_names(path)
+    assert names[:2] == ["1001", "1002"]
+    ev = read_lhe(path, weight="1002")
+    assert len(ev) == 59
+    assert ev.weight[0] == pytest.approx(45.746)
+    assert ak.all(ak.num(ev.jets) >= 2)
+    with pytest.raises(DataFormatError, match="no weight named 'nope'"):
+        read_lhe(path, weight="nope")
+
+
+def test_lhe_gzip(tmp_path: Path, shared_data: Path) -> None:
+    import gzip
+
+    src = shared_data / "lhe" / "pylhe-testfile-pythia-8.3.14-weakbosons.lhe"
+    gz = tmp_path / "w.lhe.gz"
+    gz.write_bytes(gzip.compress(src.read_bytes()))
+    assert len(read_lhe(gz)) == len(read_lhe(src)) == 100
+
+
+def test_bad_inputs(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.root"
+    junk.write_bytes(b"not a root file")
+    with pytest.raises(DataFormatError, match="not a readable ROOT file"):
+        next(iter_root_events(junk))
+    import uproot
+
+    other = tmp_path / "other.root"
+    with uproot.recreate(other) as f:
+        f.mktree("Other", {"x": np.float32}).extend({"x": np.zeros(2, np.float32)})
+    with pytest.raises(DataFormatError, match="neither an 'Events'"):
+        next(iter_root_events(other))
+    partial = tmp_path / "partial.root"
+    with uproot.recreate(partial) as f:
+        f.mktree("Events", {"Jet_pt": np.float32}).extend({"Jet_pt": np.zeros(2, np.float32)})
+    with pytest.raises(DataFormatError, match=r"b-tag branch|lacks branch"):
+        next(iter_root_events(partial))
+    bad_lhe = tmp_path / "bad.lhe"
+    bad_lhe.write_text("<LesHouchesEvents><event>1 2 3</broken>")
+    with pytest.raises(DataFormatError, match="not a readable LHE file"):
+        read_lhe(bad_lhe)
