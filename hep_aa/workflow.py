@@ -36,6 +36,9 @@ __all__ = [
     "split_inputs",
     "targets",
     "train_gpus",
+    "vh_chunk_seed",
+    "vh_feature_args",
+    "vh_sample_args",
 ]
 
 log = logging.getLogger(__name__)
@@ -44,6 +47,9 @@ DATASETS = ("lhco", "mnist", "vh", "cicids")
 LHCO_SAMPLES = ("qcd", "signal", "unseen")
 #: anomaly-type names written in the LHCO feature tables
 LHCO_TYPES = {"signal": "wprime_known", "unseen": "wprime_unseen"}
+VH_SAMPLES = ("sm", "smeft", "unseen")
+#: anomaly-type names written in the VH feature tables
+VH_TYPES = {"sm": "background", "smeft": "smeft_known", "unseen": "smeft_unseen"}
 
 
 def schema_path() -> str:
@@ -65,9 +71,6 @@ def datasets(config: Mapping[str, Any]) -> list[str]:
         if not entry["enabled"]:
             log.info("dataset %s: disabled in the config", name)
             continue
-        if name == "vh":
-            log.warning("dataset vh: the SMEFT VH generator and rules are not built yet; skipped")
-            continue
         if name == "cicids" and not entry["path"]:
             log.warning(
                 "dataset cicids: skipped, set datasets.cicids.path to the MachineLearningCVE CSV folder"
@@ -88,6 +91,8 @@ def known_types(config: Mapping[str, Any], dataset: str) -> list[str]:
         return ["fashion-mnist" if m["known_anomaly_path"] else m["known_kind"]]
     if dataset == "cicids":
         return [config["datasets"]["cicids"]["known_family"]]
+    if dataset == "vh":
+        return [VH_TYPES["smeft"]]
     raise ValueError(f"no known anomaly types for dataset {dataset!r}")
 
 
@@ -96,6 +101,8 @@ def split_inputs(config: Mapping[str, Any], dataset: str) -> list[str]:
     LHCO samples, or one table built from the user's file (``datasets.<name>.path``)."""
     if dataset == "lhco" and not config["datasets"]["lhco"]["path"]:
         return [f"results/lhco/features/{sample}.parquet" for sample in LHCO_SAMPLES]
+    if dataset == "vh" and not config["datasets"]["vh"]["path"]:
+        return [f"results/vh/features/{sample}.parquet" for sample in VH_SAMPLES]
     return [f"results/{dataset}/features/all.parquet"]
 
 
@@ -143,6 +150,33 @@ def mnist_args(config: Mapping[str, Any]) -> str:
     else:
         args += [f"--normal-class {m['normal_class']}", f"--known-class {m['known_class']}"]
     return " ".join(args)
+
+
+def _point_arg(name: str, point: Mapping[str, float]) -> str:
+    return f"--point {name}=" + ",".join(f"{k}:{v:g}" for k, v in point.items())
+
+
+def vh_sample_args(config: Mapping[str, Any], sample: str, chunk: int) -> str:
+    """Command-line options of ``hep-aa generate vh`` for one chunk of a sample."""
+    vh = config["datasets"]["vh"]
+    total = vh["n_events"] if sample == "sm" else vh["n_anomaly"]
+    args = [f"--n-events {_split_count(total, vh['chunks'], chunk)}", _point_arg("known", vh["point"])]
+    args.append(_point_arg("unseen", vh["unseen_point"]))
+    if sample == "smeft":
+        args.append("--unweight known")
+    elif sample == "unseen":
+        args.append("--unweight unseen")
+    return " ".join(args)
+
+
+def vh_chunk_seed(config: Mapping[str, Any], sample: str, chunk: int) -> int:
+    """Independent Pythia seed of a VH generation chunk."""
+    return 50_000 + 1000 * VH_SAMPLES.index(sample) + int(chunk)
+
+
+def vh_feature_args(sample: str) -> str:
+    """Label and anomaly type options of ``hep-aa features vh`` for a sample."""
+    return f"--label {0 if sample == 'sm' else 1} --type {VH_TYPES[sample]}"
 
 
 def train_gpus(config: Mapping[str, Any]) -> int:

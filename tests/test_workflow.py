@@ -22,6 +22,7 @@ methods: [vae, aa-vae]
 datasets:
   lhco: {n_background: 12, n_signal: 20, chunks: 2}
   mnist: {n_per_kind: 60}
+  vh: {n_events: 80, n_anomaly: 30, chunks: 1}
   cicids: {enabled: false}
 training: {epochs: 3, finetune_epochs: 2, device: cpu}
 evaluation: {bootstrap: 5}
@@ -31,7 +32,10 @@ plots: {formats: [png]}
 
 def test_targets_and_arguments(repo_root: Path) -> None:
     cfg = load_config(repo_root / "workflows" / "config.yaml").to_dict()
-    assert W.datasets(cfg) == ["lhco", "mnist"]
+    assert W.datasets(cfg) == ["lhco", "mnist", "vh"]
+    assert W.known_types(cfg, "vh") == ["smeft_known"]
+    assert "--unweight unseen" in W.vh_sample_args(cfg, "unseen", 0)
+    assert W.vh_feature_args("sm") == "--label 0 --type background"
     assert "results/summary.md" in W.targets(cfg)
     assert "results/lhco/plots" in W.targets(cfg)
     assert W.known_types(cfg, "lhco") == ["wprime_known"]
@@ -44,7 +48,7 @@ def test_targets_and_arguments(repo_root: Path) -> None:
     assert Path(W.schema_path()).is_file()
 
 
-def _snakemake(workdir: Path, repo_root: Path, *extra: str) -> subprocess.Popen[str]:
+def _snakemake(workdir: Path, repo_root: Path, *extra: str, capture: bool = True) -> subprocess.Popen[str]:
     exe = shutil.which("snakemake") or str(Path(sys.executable).with_name("snakemake"))
     cmd = [
         exe,
@@ -56,8 +60,9 @@ def _snakemake(workdir: Path, repo_root: Path, *extra: str) -> subprocess.Popen[
         str(workdir / "tiny.yaml"),
         *extra,
     ]
+    out = subprocess.PIPE if capture else subprocess.DEVNULL
     return subprocess.Popen(
-        cmd, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+        cmd, cwd=workdir, stdout=out, stderr=subprocess.STDOUT, text=True, start_new_session=True
     )
 
 
@@ -68,7 +73,7 @@ def test_whole_dag_on_tiny_config_and_resume(tmp_path: Path, repo_root: Path) ->
         pytest.skip("snakemake not installed")
     (tmp_path / "tiny.yaml").write_text(TINY)
     # start, interrupt once the first training job has begun, then resume
-    proc = _snakemake(tmp_path, repo_root)
+    proc = _snakemake(tmp_path, repo_root, capture=False)
     deadline = time.time() + 600
     while time.time() < deadline and not list((tmp_path / "results").glob("*/models/*")):
         if proc.poll() is not None:
@@ -97,6 +102,8 @@ def test_whole_dag_on_tiny_config_and_resume(tmp_path: Path, repo_root: Path) ->
         "results/lhco/models/aa-vae_seed0/model.safetensors",
         "results/mnist/metrics.json",
         "results/mnist/plots/scores_vae.png",
+        "results/vh/metrics.json",
+        "results/vh/plots/roc_smeft_unseen.png",
     ]
     for rel in expected:
         path = tmp_path / rel
@@ -110,3 +117,4 @@ def test_whole_dag_on_tiny_config_and_resume(tmp_path: Path, repo_root: Path) ->
     summary = (tmp_path / "results" / "summary.md").read_text()
     assert "## lhco" in summary
     assert "## mnist" in summary
+    assert "## vh" in summary

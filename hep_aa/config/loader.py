@@ -62,8 +62,10 @@ class VhConfig:
     enabled: bool
     path: str | None
     n_events: int
+    n_anomaly: int
     chunks: int
     point: Mapping[str, float]
+    unseen_point: Mapping[str, float]
 
 
 @dataclasses.dataclass(frozen=True)

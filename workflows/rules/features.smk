@@ -51,6 +51,52 @@ rule features_lhco_file:
         "--chunk-size {params.chunk_size} --signal-type {params.signal_type} -o {output.table} > {log} 2>&1"
 
 
+rule features_vh:
+    input:
+        events=lambda wc: expand(
+            "results/vh/events/{sample}_chunk{chunk}.root",
+            sample=wc.sample,
+            chunk=range(config["datasets"]["vh"]["chunks"]),
+        ),
+    output:
+        table="results/vh/features/{sample}.parquet",
+    log:
+        "logs/vh/features_{sample}.log",
+    benchmark:
+        "results/benchmarks/vh/features_{sample}.tsv"
+    wildcard_constraints:
+        sample="sm|smeft|unseen",
+    params:
+        args=lambda wc: W.vh_feature_args(wc.sample),
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=30,
+    conda:
+        "../../envs/hep-aa.yaml"
+    shell:
+        "hep-aa -v features vh {input.events} {params.args} -o {output.table} > {log} 2>&1"
+
+
+rule features_vh_file:
+    input:
+        events=config["datasets"]["vh"]["path"] or "results/vh/events/user-file-not-set.root",
+    output:
+        table="results/vh/features/all.parquet",
+    log:
+        "logs/vh/features_all.log",
+    benchmark:
+        "results/benchmarks/vh/features_all.tsv"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=60,
+    conda:
+        "../../envs/hep-aa.yaml"
+    shell:
+        "hep-aa -v features vh {input.events} -o {output.table} > {log} 2>&1"
+
+
 rule features_mnist:
     output:
         table="results/mnist/features/all.parquet",

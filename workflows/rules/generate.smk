@@ -47,3 +47,26 @@ rule merge_lhco:
         "../../envs/hep-aa.yaml"
     shell:
         "hep-aa -v generate merge-lhco {input.chunks} -o {output.events} > {log} 2>&1"
+
+
+rule generate_vh_chunk:
+    output:
+        events="results/vh/events/{sample}_chunk{chunk}.root",
+    log:
+        "logs/vh/generate_{sample}_chunk{chunk}.log",
+    benchmark:
+        "results/benchmarks/vh/generate_{sample}_chunk{chunk}.tsv"
+    wildcard_constraints:
+        sample="sm|smeft|unseen",
+        chunk=r"\d+",
+    params:
+        args=lambda wc: W.vh_sample_args(config, wc.sample, int(wc.chunk)),
+        seed=lambda wc: W.vh_chunk_seed(config, wc.sample, int(wc.chunk)),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=120,
+    conda:
+        "../../envs/hep-aa.yaml"
+    shell:
+        "hep-aa -v generate vh {params.args} --seed {params.seed} -o {output.events} > {log} 2>&1"
