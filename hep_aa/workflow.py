@@ -27,6 +27,8 @@ from hep_aa.config import load_config
 __all__ = [
     "DATASETS",
     "LHCO_SAMPLES",
+    "coffea_fileset",
+    "coffea_model",
     "datasets",
     "known_types",
     "lhco_chunk_seed",
@@ -189,6 +191,29 @@ def targets(config: Mapping[str, Any]) -> list[str]:
     out = []
     for ds in datasets(config):
         out += [f"results/{ds}/metrics.json", f"results/{ds}/table.md", f"results/{ds}/plots"]
+    if "vh" in out_datasets(out) and not config["datasets"]["vh"]["path"]:
+        out.append("results/vh/coffea_hists.root")
     if out:
         out.append("results/summary.md")
     return out
+
+
+def out_datasets(paths: list[str]) -> set[str]:
+    """Datasets named in a list of ``results/<dataset>/...`` paths."""
+    return {p.split("/")[1] for p in paths if p.startswith("results/") and p.count("/") >= 2}
+
+
+def coffea_fileset(config: Mapping[str, Any]) -> str:
+    """``NAME=file,...`` arguments of ``hep-aa coffea-score`` for the generated VH samples."""
+    chunks = range(config["datasets"]["vh"]["chunks"])
+    return " ".join(
+        f"{VH_TYPES[s]}=" + ",".join(f"results/vh/events/{s}_chunk{c}.root" for c in chunks)
+        for s in VH_SAMPLES
+    )
+
+
+def coffea_model(config: Mapping[str, Any]) -> str:
+    """Model folder the coffea processor scores with: AA-VAE of the first seed when trained."""
+    methods = list(config["methods"])
+    method = "aa-vae" if "aa-vae" in methods else methods[0]
+    return f"results/vh/models/{method}_seed{config['seeds'][0]}"

@@ -104,6 +104,7 @@ def test_whole_dag_on_tiny_config_and_resume(tmp_path: Path, repo_root: Path) ->
         "results/mnist/plots/scores_vae.png",
         "results/vh/metrics.json",
         "results/vh/plots/roc_smeft_unseen.png",
+        "results/vh/coffea_hists.root",
     ]
     for rel in expected:
         path = tmp_path / rel

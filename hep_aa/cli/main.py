@@ -42,6 +42,7 @@ def cli(ctx: click.Context, verbose: int) -> None:
 
 
 def _register() -> None:
+    from hep_aa.cli import coffea_score as coffea_cmd
     from hep_aa.cli import config as config_cmd
     from hep_aa.cli import evaluate as evaluate_cmd
     from hep_aa.cli import features as features_cmd
@@ -58,6 +59,7 @@ def _register() -> None:
     cli.add_command(evaluate_cmd.plot)
     cli.add_command(tables_cmd.split)
     cli.add_command(tables_cmd.summary)
+    cli.add_command(coffea_cmd.coffea_score)
 
 
 _register()

@@ -80,3 +80,30 @@ rule summary:
         "../../envs/hep-aa.yaml"
     shell:
         "hep-aa summary {input.tables} -o {output.summary} > {log} 2>&1"
+
+
+rule coffea_score_vh:
+    input:
+        model=W.coffea_model(config),
+        events=expand(
+            "results/vh/events/{sample}_chunk{chunk}.root",
+            sample=W.VH_SAMPLES,
+            chunk=range(config["datasets"]["vh"]["chunks"]),
+        ),
+    output:
+        hists="results/vh/coffea_hists.root",
+    log:
+        "logs/vh/coffea_score.log",
+    benchmark:
+        "results/benchmarks/vh/coffea_score.tsv"
+    params:
+        fileset=W.coffea_fileset(config),
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../envs/hep-aa.yaml"
+    shell:
+        "hep-aa -v coffea-score {input.model} {params.fileset} --executor futures --workers {threads} "
+        "-o {output.hists} > {log} 2>&1"
