@@ -23,7 +23,7 @@ datasets:
   lhco: {n_background: 12, n_signal: 20, chunks: 2}
   mnist: {n_per_kind: 60}
   vh: {n_events: 80, n_anomaly: 30, chunks: 1}
-  cicids: {enabled: false}
+  cicids: {path: CICIDS_DIR, known_family: DoS}
 training: {epochs: 3, finetune_epochs: 2, device: cpu}
 evaluation: {bootstrap: 5}
 plots: {formats: [png]}
@@ -32,7 +32,7 @@ plots: {formats: [png]}
 
 def test_targets_and_arguments(repo_root: Path) -> None:
     cfg = load_config(repo_root / "workflows" / "config.yaml").to_dict()
-    assert W.datasets(cfg) == ["lhco", "mnist", "vh"]
+    assert W.datasets(cfg) == ["lhco", "mnist", "vh"]  # cicids: skipped while its path is null
     assert W.known_types(cfg, "vh") == ["smeft_known"]
     assert "--unweight unseen" in W.vh_sample_args(cfg, "unseen", 0)
     assert W.vh_feature_args("sm") == "--label 0 --type background"
@@ -46,6 +46,23 @@ def test_targets_and_arguments(repo_root: Path) -> None:
     assert len(seeds) == 9  # every chunk of every sample is an independent stream
     assert W.train_gpus(cfg) == 0
     assert Path(W.schema_path()).is_file()
+
+
+def _write_cicids_csv(path: Path) -> None:
+    """A small CICFlowMeter CSV with the real header quirks (leading spaces, duplicate column)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    header = " Destination Port, Flow Duration, Total Fwd Packets,Flow Bytes/s, Fwd Header Length, Fwd Header Length, Label"
+    rows = []
+    for label, n, scale in (("BENIGN", 300, 1.0), ("DoS Hulk", 60, 30.0), ("PortScan", 60, 0.05)):
+        for _ in range(n):
+            dur = rng.lognormal(8, 1) * scale
+            rows.append(
+                f"{rng.integers(1, 65535)},{dur:.0f},{rng.integers(1, 20)},{rng.lognormal(5, 1):.2f},40,40,{label}"
+            )
+    rows.append("80,10,1,Infinity,20,20,BENIGN")
+    path.write_text(header + "\n" + "\n".join(rows) + "\n", encoding="cp1252")
 
 
 def _snakemake(workdir: Path, repo_root: Path, *extra: str, capture: bool = True) -> subprocess.Popen[str]:
@@ -71,7 +88,10 @@ def _snakemake(workdir: Path, repo_root: Path, *extra: str, capture: bool = True
 def test_whole_dag_on_tiny_config_and_resume(tmp_path: Path, repo_root: Path) -> None:
     if shutil.which("snakemake") is None and not Path(sys.executable).with_name("snakemake").exists():
         pytest.skip("snakemake not installed")
-    (tmp_path / "tiny.yaml").write_text(TINY)
+    cicids = tmp_path / "cicids"
+    cicids.mkdir()
+    _write_cicids_csv(cicids / "Wednesday-workingHours.pcap_ISCX.csv")
+    (tmp_path / "tiny.yaml").write_text(TINY.replace("CICIDS_DIR", str(cicids)))
     # start, interrupt once the first training job has begun, then resume
     proc = _snakemake(tmp_path, repo_root, capture=False)
     deadline = time.time() + 600
@@ -105,6 +125,8 @@ def test_whole_dag_on_tiny_config_and_resume(tmp_path: Path, repo_root: Path) ->
         "results/vh/metrics.json",
         "results/vh/plots/roc_smeft_unseen.png",
         "results/vh/coffea_hists.root",
+        "results/cicids/metrics.json",
+        "results/cicids/plots/roc_PortScan.png",
     ]
     for rel in expected:
         path = tmp_path / rel
@@ -119,3 +141,4 @@ def test_whole_dag_on_tiny_config_and_resume(tmp_path: Path, repo_root: Path) ->
     assert "## lhco" in summary
     assert "## mnist" in summary
     assert "## vh" in summary
+    assert "## cicids" in summary

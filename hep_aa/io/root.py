@@ -22,7 +22,7 @@ import numpy as np
 
 from hep_aa.exceptions import DataFormatError
 
-__all__ = ["BTAG_THRESHOLD", "detect_layout", "iter_root_events"]
+__all__ = ["BTAG_THRESHOLD", "detect_layout", "iter_root_events", "jet_records"]
 
 #: DeepJet medium working point (2018); hep_aa's generated files store 0/1.
 BTAG_THRESHOLD = 0.2783
@@ -71,6 +71,19 @@ def _leptons(pt, eta, phi, mass, charge, flavour: int) -> ak.Array:  # type: ign
             "mass": ak.values_astype(mass, np.float64),
             "charge": ak.values_astype(charge, np.int32),
             "pdgId": ak.values_astype(-flavour * charge, np.int32),
+        }
+    )
+
+
+def jet_records(pt, eta, phi, mass, btag) -> ak.Array:  # type: ignore[no-untyped-def]
+    """Jets of the common event model (float64 kinematics, btag 1/0)."""
+    return ak.zip(
+        {
+            "pt": ak.values_astype(pt, np.float64),
+            "eta": ak.values_astype(eta, np.float64),
+            "phi": ak.values_astype(phi, np.float64),
+            "mass": ak.values_astype(mass, np.float64),
+            "btag": ak.values_astype(btag, np.float64),
         }
     )
 
@@ -152,14 +165,8 @@ def iter_root_events(
                 mu = _leptons(
                     chunk.Muon_pt, chunk.Muon_eta, chunk.Muon_phi, chunk.Muon_mass, chunk.Muon_charge, 13
                 )
-                jets = ak.zip(
-                    {
-                        "pt": ak.values_astype(chunk.Jet_pt, np.float64),
-                        "eta": ak.values_astype(chunk.Jet_eta, np.float64),
-                        "phi": ak.values_astype(chunk.Jet_phi, np.float64),
-                        "mass": ak.values_astype(chunk.Jet_mass, np.float64),
-                        "btag": ak.values_astype(chunk[btag] > BTAG_THRESHOLD, np.float64),
-                    }
+                jets = jet_records(
+                    chunk.Jet_pt, chunk.Jet_eta, chunk.Jet_phi, chunk.Jet_mass, chunk[btag] > BTAG_THRESHOLD
                 )
             else:
                 e = chunk["Electron.PT"]
@@ -180,14 +187,12 @@ def iter_root_events(
                     chunk["Muon.Charge"],
                     13,
                 )
-                jets = ak.zip(
-                    {
-                        "pt": ak.values_astype(chunk["Jet.PT"], np.float64),
-                        "eta": ak.values_astype(chunk["Jet.Eta"], np.float64),
-                        "phi": ak.values_astype(chunk["Jet.Phi"], np.float64),
-                        "mass": ak.values_astype(chunk["Jet.Mass"], np.float64),
-                        "btag": ak.values_astype(chunk["Jet.BTag"] > 0, np.float64),
-                    }
+                jets = jet_records(
+                    chunk["Jet.PT"],
+                    chunk["Jet.Eta"],
+                    chunk["Jet.Phi"],
+                    chunk["Jet.Mass"],
+                    chunk["Jet.BTag"] > 0,
                 )
             if len(w) != n:
                 raise DataFormatError(

@@ -27,7 +27,7 @@ import numpy as np
 from coffea import processor
 
 from hep_aa.features.higgs import vh_features
-from hep_aa.io.root import BTAG_THRESHOLD
+from hep_aa.io.root import BTAG_THRESHOLD, jet_records
 
 __all__ = ["AnomalyScoreProcessor", "LazyScorer", "nanoevents_to_model"]
 
@@ -121,15 +121,7 @@ def nanoevents_to_model(events: Any, *, weight: str | None = None) -> ak.Array:
         raise ValueError("events have neither NanoAOD (Jet.btagDeepFlavB) nor Delphes (Jet.BTag) jets")
     leptons = ak.concatenate([_lepton_records(ele, 11), _lepton_records(mu, 13)], axis=1)
     leptons = leptons[ak.argsort(leptons.pt, axis=1, ascending=False)]
-    jets = ak.zip(
-        {
-            "pt": ak.values_astype(jet.pt, np.float64),
-            "eta": ak.values_astype(jet.eta, np.float64),
-            "phi": ak.values_astype(jet.phi, np.float64),
-            "mass": ak.values_astype(jet.mass, np.float64),
-            "btag": ak.values_astype(btag, np.float64),
-        }
-    )
+    jets = jet_records(jet.pt, jet.eta, jet.phi, jet.mass, btag)
     if weight is not None:
         w = ak.to_numpy(events[weight]).astype(np.float64)
     elif "genWeight" in fields:

@@ -112,3 +112,20 @@ def test_plain_callable_on_eager_events_and_real_cms_sample(
     # events failing the selection are counted, not crashing the job
     assert cut.values()[labels.index("Z and h candidates")] < 200
     assert "pT(Z) > 50 GeV" in labels
+
+
+def test_delphes_schema_events(setup: dict[str, Path], shared_data: Path) -> None:
+    from coffea.nanoevents import DelphesSchema, NanoEventsFactory
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        events = NanoEventsFactory.from_root(
+            {str(shared_data / "root" / "delphes.root"): "Delphes"},
+            schemaclass=DelphesSchema,
+            mode="eager",
+            metadata={"dataset": "delphes"},
+        ).events()
+    out = AnomalyScoreProcessor(model_dir=str(setup["model"])).process(events)["delphes"]
+    labels = list(out["cutflow"].axes[0])
+    assert out["cutflow"].values()[labels.index("all events")] == 25
+    assert out["n_events"] == 25
