@@ -10,7 +10,7 @@ from typing import Any
 import click
 import numpy as np
 
-from hep_aa.exceptions import DataFormatError
+from hep_aa.exceptions import DataFormatError, DependencyError
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,12 @@ def coffea_score(
         # minimal NanoAOD files lack cross-reference branches (Jet_muonIdx1, ...); nothing here uses them
         warnings.filterwarnings("ignore", message="Missing cross-reference index", category=RuntimeWarning)
         if executor == "dask":
-            from distributed import Client, LocalCluster
+            try:
+                from distributed import Client, LocalCluster
+            except ImportError:
+                raise DependencyError(
+                    "--executor dask needs dask.distributed: pip install 'hep_aa[cluster]' (or use futures)"
+                ) from None
 
             with (
                 LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None) as cluster,
