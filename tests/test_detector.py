@@ -9,7 +9,7 @@ import pytest
 import torch
 from sklearn.base import clone
 
-from hep_aa.config import load_config
+from hep_aa.config import load_config, method_names
 from hep_aa.detector import (
     METHODS,
     AnomalyAwareVAE,
@@ -247,6 +247,7 @@ def test_make_detector_from_config() -> None:
     assert make_detector("aa-vae-synth", cfg).synthetic_ratio == 1.0
     assert isinstance(make_detector("iforest", cfg), IsolationForestDetector)
     assert set(METHODS) == {"vae", "aa-vae", "aa-vae-synth", "synth-classifier", "iforest", "supervised"}
+    assert list(METHODS) == method_names()  # the CLI and tables take the list from the schema
     with pytest.raises(ModelError, match="unknown method"):
         make_detector("svm")
 

@@ -12,11 +12,12 @@ from typing import Any
 import click
 import numpy as np
 
+from hep_aa.config import method_names
 from hep_aa.exceptions import DataFormatError
 
 log = logging.getLogger(__name__)
 
-METHOD_ORDER = ["vae", "aa-vae", "aa-vae-synth", "synth-classifier", "iforest", "supervised"]
+METHOD_ORDER = method_names()
 METHOD_LABELS = {
     "vae": "Plain VAE",
     "aa-vae": "AA-VAE",

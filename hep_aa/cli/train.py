@@ -8,11 +8,12 @@ import time
 import click
 import numpy as np
 
+from hep_aa.config import method_names
 from hep_aa.exceptions import DataFormatError
 
 log = logging.getLogger(__name__)
 
-METHOD_NAMES = ["vae", "aa-vae", "aa-vae-synth", "synth-classifier", "iforest", "supervised"]
+METHOD_NAMES = method_names()
 
 
 @click.command("train")

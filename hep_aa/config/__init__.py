@@ -29,6 +29,7 @@ from hep_aa.config.loader import (
     VhConfig,
     load_config,
     load_schema,
+    method_names,
     validate_config,
 )
 
@@ -46,5 +47,6 @@ __all__ = [
     "VhConfig",
     "load_config",
     "load_schema",
+    "method_names",
     "validate_config",
 ]

@@ -35,6 +35,7 @@ __all__ = [
     "VhConfig",
     "load_config",
     "load_schema",
+    "method_names",
     "validate_config",
 ]
 
@@ -174,6 +175,11 @@ def _schema_text() -> str:
 def load_schema() -> dict[str, Any]:
     """Return a fresh copy of the packaged JSON Schema as a dict."""
     return yaml.safe_load(_schema_text())
+
+
+def method_names() -> list[str]:
+    """The detector methods the schema allows, in the schema's (presentation) order."""
+    return list(load_schema()["properties"]["methods"]["items"]["enum"])
 
 
 def _format_path(parts: Iterator[Any] | Any) -> str:

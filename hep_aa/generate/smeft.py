@@ -140,7 +140,6 @@ def _amplitudes(
     p_lm: np.ndarray,
     p_lp: np.ndarray,
     quark: np.ndarray,
-    lepton: np.ndarray,
     ew: ElectroweakInputs,
 ) -> dict[str, list[np.ndarray]]:
     """Helicity amplitudes of the SM and of each parameter's unit coefficient.
@@ -208,7 +207,6 @@ def me_components(
     p_lm: np.ndarray,
     p_lp: np.ndarray,
     quark: np.ndarray,
-    lepton: np.ndarray | None = None,
     ew: ElectroweakInputs | None = None,
 ) -> dict[str, np.ndarray]:
     """|M|² decomposition: ``sm``, ``lin_<p>`` and ``quad_<p>_<q>`` (p ≤ q in PARAMETERS order).
@@ -221,13 +219,12 @@ def me_components(
         (E, px, py, pz) of the incoming quark and antiquark, ℓ⁻ and ℓ⁺ [GeV].
     quark : ndarray of shape (n,)
         PDG id of the incoming quark (1–4).
-    lepton : ndarray, optional
-        Lepton PDG ids (couplings are lepton-universal; accepted for bookkeeping).
+    The Z couplings are lepton-universal, so the lepton flavour does not enter.
     """
     ew = ew or ElectroweakInputs()
     p_q, p_qbar, p_lm, p_lp = (_as_momenta(x) for x in (p_q, p_qbar, p_lm, p_lp))
     quark = np.broadcast_to(np.asarray(quark), (len(p_q),))
-    amps = _amplitudes(p_q, p_qbar, p_lm, p_lp, quark, lepton, ew)
+    amps = _amplitudes(p_q, p_qbar, p_lm, p_lp, quark, ew)
     norm = 1.0 / 4.0 / 3.0  # spin and colour average
     sm = amps["sm"]
     out = {"sm": norm * sum(np.abs(a) ** 2 for a in sm)}
@@ -274,7 +271,7 @@ def me_squared(
     point = dict(point or {})
     p_q, p_qbar, p_lm, p_lp = (_as_momenta(x) for x in (p_q, p_qbar, p_lm, p_lp))
     quark = np.broadcast_to(np.asarray(quark), (len(p_q),))
-    amps = _amplitudes(p_q, p_qbar, p_lm, p_lp, quark, None, ew)
+    amps = _amplitudes(p_q, p_qbar, p_lm, p_lp, quark, ew)
     total = 0.0
     for i in range(len(amps["sm"])):
         a = amps["sm"][i] + sum(point.get(p, 0.0) * amps[p][i] for p in PARAMETERS)

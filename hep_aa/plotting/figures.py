@@ -203,13 +203,18 @@ def plot_roc(
         (line,) = ax.plot(EFF_GRID, 1.0 / EFF_GRID, "k:", label="random")
         artists.append(line)
     ax.set_yscale("log")
-    ax.set_xlim(0, 1)
     ax.set_ylim(bottom=0.8)
-    ax.set_xlabel(r"Signal efficiency $\varepsilon_S$")
-    ax.set_ylabel(r"Background rejection $1/\varepsilon_B$")
-    _headroom(ax, len(curves) + 1)
-    ax.legend(loc="upper right", fontsize=11)
+    _finish_efficiency_axes(ax, r"Background rejection $1/\varepsilon_B$", len(curves) + 1)
     return artists
+
+
+def _finish_efficiency_axes(ax: Axes, ylabel: str, n_entries: int) -> None:
+    """x = ε_S in [0, 1], y label, legend headroom and legend, shared by ROC and SIC."""
+    ax.set_xlim(0, 1)
+    ax.set_xlabel(r"Signal efficiency $\varepsilon_S$")
+    ax.set_ylabel(ylabel)
+    _headroom(ax, n_entries)
+    ax.legend(loc="upper right", fontsize=11)
 
 
 def plot_sic(
@@ -223,12 +228,8 @@ def plot_sic(
     artists = _plot_curves(curves, "sic", n_background, ax)
     (line,) = ax.plot(EFF_GRID, np.sqrt(EFF_GRID), "k:", label="random")
     artists.append(line)
-    ax.set_xlim(0, 1)
     ax.set_ylim(bottom=0)
-    ax.set_xlabel(r"Signal efficiency $\varepsilon_S$")
-    ax.set_ylabel(r"SIC $\varepsilon_S/\varepsilon_B^{1/2}$")
-    _headroom(ax, len(curves) + 1)
-    ax.legend(loc="upper right", fontsize=11)
+    _finish_efficiency_axes(ax, r"SIC $\varepsilon_S/\varepsilon_B^{1/2}$", len(curves) + 1)
     return artists
 
 
