@@ -14,6 +14,7 @@ __all__ = [
     "HepAAError",
     "MetricError",
     "ModelError",
+    "OutputError",
 ]
 
 
@@ -26,7 +27,17 @@ class ConfigError(HepAAError, ValueError):
 
 
 class DataFormatError(HepAAError, ValueError):
-    """An input file is unreadable, truncated or does not have the expected layout."""
+    """An input file is unreadable, truncated or does not have the expected layout.
+
+    Also raised for values a file may hold but that would give a silently wrong result
+    (negative pT, NaN, labels outside {0, 1}, zero rows): the message names the file, the
+    column, branch or event, and what to do.
+    """
+
+
+class OutputError(HepAAError):
+    """An output cannot be written where asked (it is also an input, its folder cannot be
+    created, it would replace something that is not a hep_aa output)."""
 
 
 class ModelError(HepAAError, RuntimeError):

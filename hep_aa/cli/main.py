@@ -1,14 +1,21 @@
 """Entry point of ``hep-aa``: the command group, logging set-up and user-error handling.
 
-User errors (:class:`~hep_aa.exceptions.HepAAError`) become one line on stderr and exit
-code 2; with ``-v`` the traceback is shown as well.
+User errors (:class:`~hep_aa.exceptions.HepAAError`, and operating-system errors such as a
+full disk or a permission denied) become one line on stderr and exit code 2; with ``-v`` the
+traceback is shown as well.
+
+Every subcommand is guarded before it runs: an output path (``-o/--output``, ``--train``,
+``--test``, ``--table`` prefix) equal to any input path, or to another output, is refused —
+``hep-aa features lhco in.h5 -o in.h5`` must never destroy its input.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import click
 
@@ -41,6 +48,82 @@ def cli(ctx: click.Context, verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
 
 
+#: Parameters that name outputs, with the suffixes written (a prefix gives several files).
+OUTPUT_PARAMS: dict[str, tuple[str, ...]] = {
+    "output": ("",),
+    "train_out": ("",),
+    "test_out": ("",),
+    "table_prefix": (".md", ".csv"),
+}
+
+
+def _display(param: click.Parameter) -> str:
+    if isinstance(param, click.Option):
+        return max(param.opts, key=len)
+    return (param.name or "ARG").upper()
+
+
+def _paths_of(param: click.Parameter, value: Any) -> list[str]:
+    """Path values of an input parameter: click.Path ones, and untyped arguments (file sets
+    such as ``file.root`` or ``file.root:Events``)."""
+    if value is None:
+        return []
+    if not (
+        isinstance(param.type, click.Path)
+        or (isinstance(param, click.Argument) and param.type is click.STRING)
+    ):
+        return []
+    values = value if isinstance(value, (tuple, list)) else [value]
+    out = []
+    for v in values:
+        if isinstance(v, str) and v:
+            out.append(v)
+            if ":" in v and not isinstance(param.type, click.Path):
+                out.append(v.rsplit(":", 1)[0])  # uproot's path:tree
+    return out
+
+
+def _guard_paths(command: click.Command) -> None:
+    """Wrap ``command`` (and a group's subcommands) so that outputs never overwrite inputs."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _guard_paths(sub)
+        return
+    callback = command.callback
+    if callback is None or getattr(callback, "_hep_aa_guarded", False):
+        return
+    params = {p.name: p for p in command.params if p.name}
+
+    @functools.wraps(callback)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        from hep_aa.io.artifacts import check_outputs
+
+        outputs: dict[str, str] = {}
+        inputs: dict[str, list[str]] = {}
+        for name, value in kwargs.items():
+            param = params.get(name)
+            if param is None or value is None:
+                continue
+            if name in OUTPUT_PARAMS:
+                for suffix in OUTPUT_PARAMS[name]:
+                    outputs[_display(param) + (f" ({suffix})" if suffix else "")] = f"{value}{suffix}"
+            else:
+                paths = _paths_of(param, value)
+                if paths:
+                    inputs[_display(param)] = paths
+        check_outputs(inputs, outputs)
+        return callback(*args, **kwargs)
+
+    guarded._hep_aa_guarded = True  # type: ignore[attr-defined]
+    command.callback = guarded
+
+
+def _one_line(exc: BaseException) -> str:
+    """The exception's message on one line (uproot/torch/pylhe texts span several)."""
+    text = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+    return text if len(text) <= 2000 else text[:1997] + "..."
+
+
 def _register() -> None:
     from hep_aa.cli import coffea_score as coffea_cmd
     from hep_aa.cli import config as config_cmd
@@ -60,6 +143,7 @@ def _register() -> None:
     cli.add_command(tables_cmd.split)
     cli.add_command(tables_cmd.summary)
     cli.add_command(coffea_cmd.coffea_score)
+    _guard_paths(cli)
 
 
 _register()
@@ -74,13 +158,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HepAAError as exc:
         if verbose:
             log.exception("hep-aa failed")
-        click.echo(f"hep-aa: error: {exc}", err=True)
+        click.echo(f"hep-aa: error: {_one_line(exc)}", err=True)
+        return USER_ERROR_EXIT
+    except OSError as exc:  # disk full, permission denied, ... : the environment, not a bug
+        if verbose:
+            log.exception("hep-aa failed")
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        reason = exc.strerror or _one_line(exc)
+        click.echo(f"hep-aa: error: {where}{reason}", err=True)
         return USER_ERROR_EXIT
     except click.exceptions.Abort:
         click.echo("hep-aa: aborted", err=True)
         return 130
+    except click.UsageError as exc:  # one line, like every other user error
+        where = exc.ctx.command_path if exc.ctx is not None else "hep-aa"
+        message = " ".join(exc.format_message().split())
+        click.echo(f"hep-aa: error: {message} (see '{where} --help')", err=True)
+        return USER_ERROR_EXIT
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"hep-aa: error: {_one_line(exc)}", err=True)
         return USER_ERROR_EXIT if exc.exit_code == 2 else exc.exit_code
     return result if isinstance(result, int) else 0
 

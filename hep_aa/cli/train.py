@@ -42,7 +42,9 @@ METHOD_NAMES = method_names()
 )
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option(
-    "--n-known", type=int, help="Number of known anomalies to use (default: training.n_known_anomalies)."
+    "--n-known",
+    type=click.IntRange(min=0),
+    help="Number of known anomalies to use (default: training.n_known_anomalies).",
 )
 @click.option(
     "-o", "--output", required=True, type=click.Path(file_okay=False), help="Model folder to write."

@@ -11,20 +11,23 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
-from hep_aa.exceptions import DataFormatError
+from hep_aa.exceptions import DataFormatError, OutputError
 
 __all__ = [
     "FeatureTable",
+    "atomic_folder",
     "atomic_path",
     "atomic_write",
+    "check_outputs",
     "load_arrays",
     "read_json",
     "read_table",
@@ -38,24 +41,174 @@ TYPE = "anomaly_type"
 META_KEY = b"hep_aa"
 
 
+def _fsync_path(path: Path) -> None:
+    """Flush a file's (or a folder's) data to disk; quietly skipped where unsupported."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _make_parent(target: Path) -> None:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(
+            f"{target}: cannot create its folder {target.parent} ({exc.strerror or exc}); choose a writable path"
+        ) from None
+    if not target.parent.is_dir():
+        raise OutputError(f"{target}: {target.parent} is not a folder; choose another output path")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path in the target's folder; rename it onto ``path`` on success.
 
     An interrupted or failing writer never leaves a half-written file under the final name,
-    and an existing file is only replaced once the new one is complete.
+    and an existing file is only replaced once the new one is complete (flushed to disk,
+    then renamed).
+
+    Raises
+    ------
+    OutputError
+        If the target's folder cannot be created or written, or the target is a folder.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    _make_parent(target)
+    if target.is_dir():
+        raise OutputError(f"{target}: is a folder; give a file name for this output")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise OutputError(
+            f"{target}: cannot write in {target.parent} ({exc.strerror or exc}); choose a writable path"
+        ) from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        _fsync_path(tmp_path)
         tmp_path.replace(target)
+        _fsync_path(target.parent)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _same_path(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """True when ``a`` and ``b`` name the same file (symlinks, ``./``, hard links)."""
+    pa, pb = Path(a), Path(b)
+    try:
+        if pa.exists() and pb.exists():
+            return pa.samefile(pb)
+    except OSError:
+        pass
+    return os.path.realpath(pa) == os.path.realpath(pb)
+
+
+def check_outputs(
+    inputs: Mapping[str, Iterable[str | os.PathLike[str]]],
+    outputs: Mapping[str, str | os.PathLike[str]],
+) -> None:
+    """Refuse outputs that would overwrite an input or each other, before anything is read.
+
+    Parameters
+    ----------
+    inputs : mapping of str to iterable of paths
+        Input paths by the option or argument that named them (``"--features"``, ``"INPUTS"``).
+    outputs : mapping of str to path
+        Output paths by option name.
+
+    Raises
+    ------
+    OutputError
+        Naming the path and both options, e.g. ``in.h5: given as both INPUTS and --output``.
+    """
+    outs = [(name, Path(p)) for name, p in outputs.items()]
+    for i, (out_name, out) in enumerate(outs):
+        for in_name, paths in inputs.items():
+            for p in paths:
+                if _same_path(p, out):
+                    raise OutputError(
+                        f"{out}: given as both {in_name} and {out_name}; writing it would destroy the "
+                        "input. Choose a different output path"
+                    )
+        for other_name, other in outs[i + 1 :]:
+            if _same_path(out, other):
+                raise OutputError(
+                    f"{out}: given as both {out_name} and {other_name}; one output would overwrite "
+                    "the other. Choose different paths"
+                )
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike[str], *, allowed: Iterable[str]) -> Iterator[Path]:
+    """Yield a temporary folder beside ``path``; it becomes ``path`` as a unit on success.
+
+    Files are written into a fresh folder in the same parent, flushed to disk, and the folder
+    is renamed onto ``path``. An existing ``path`` is moved aside first and removed after the
+    rename, so an interrupted run leaves either the old folder whole or (for the instant
+    between the two renames) none under the name — never a mix of old and new files.
+
+    Parameters
+    ----------
+    allowed : iterable of str
+        File names an existing folder may hold to be replaced (e.g. ``model.json``,
+        ``model.safetensors``). A folder holding anything else is refused, so a mistyped
+        ``-o`` never deletes a user's folder.
+
+    Raises
+    ------
+    OutputError
+        If ``path`` is a file or a folder with other content, or the parent is not writable.
+    """
+    target = Path(path)
+    _make_parent(target)
+    allowed = set(allowed)
+    if target.exists() and not target.is_dir():
+        raise OutputError(f"{target}: exists and is a file, not a model folder; choose another output path")
+    if target.is_dir():
+        other = sorted(p.name for p in target.iterdir() if p.name not in allowed)
+        if other:
+            raise OutputError(
+                f"{target}: the folder exists and holds {other[:3]}{' ...' if len(other) > 3 else ''}, "
+                "which this output would delete; choose a new or empty folder"
+            )
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    except OSError as exc:
+        raise OutputError(
+            f"{target}: cannot write in {target.parent} ({exc.strerror or exc}); choose a writable path"
+        ) from None
+    old: Path | None = None
+    try:
+        yield tmp
+        for item in tmp.iterdir():
+            _fsync_path(item)
+        _fsync_path(tmp)
+        if target.is_dir():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+            old.rmdir()
+            target.replace(old)
+        try:
+            tmp.replace(target)
+        except OSError as exc:
+            if old is not None:  # put the previous folder back
+                old.replace(target)
+                old = None
+            raise OutputError(f"{target}: cannot move the new folder into place ({exc})") from None
+        _fsync_path(target.parent)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and old.exists() and target.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -185,13 +338,18 @@ def write_table(
     n = len(features)
     if features.ndim != 2 or features.shape[1] != len(feature_names):
         raise ValueError(f"features of shape {features.shape} do not match {len(feature_names)} names")
+    if n == 0:
+        raise DataFormatError(f"{path}: refusing to write a table with no rows; the inputs gave no events")
+    label_arr = np.asarray(labels)
+    if label_arr.shape != (n,) or not np.isin(label_arr, (0, 1)).all():
+        raise ValueError(f"labels must be {n} values in {{0, 1}}, got {label_arr[:5]!r}")
     reserved = {LABEL, TYPE}
     clash = reserved.intersection(feature_names) | reserved.intersection(spectators or {})
     if clash:
         raise ValueError(f"column name(s) {sorted(clash)} are reserved")
     type_arr = np.full(n, types, dtype=object) if isinstance(types, str) else np.asarray(types, dtype=object)
     cols: dict[str, Any] = {name: features[:, i] for i, name in enumerate(feature_names)}
-    cols[LABEL] = np.asarray(labels, dtype=np.int8)
+    cols[LABEL] = label_arr.astype(np.int8)
     cols[TYPE] = pa.array(type_arr.astype(str), type=pa.string())
     for name, values in (spectators or {}).items():
         cols[name] = np.asarray(values)
@@ -206,52 +364,112 @@ def write_table(
         pq.write_table(table, tmp)
 
 
+def _table_metadata(p: Path, schema: Any) -> dict[str, Any]:
+    raw = (schema.metadata or {}).get(META_KEY)
+    if raw is None:
+        raise DataFormatError(
+            f"{p}: no hep_aa metadata in the parquet schema; write feature tables with a "
+            "`hep-aa features ...` command or hep_aa.io.artifacts.write_table"
+        )
+    try:
+        meta = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataFormatError(
+            f"{p}: the hep_aa schema metadata is not valid JSON ({exc}); re-create the table"
+        ) from None
+    if not isinstance(meta, dict):
+        raise DataFormatError(f"{p}: the hep_aa schema metadata is not a JSON object; re-create the table")
+    for key in ("feature_columns", "label_column", "type_column"):
+        if key not in meta:
+            raise DataFormatError(f"{p}: the hep_aa schema metadata lacks {key!r}; re-create the table")
+    names = meta["feature_columns"]
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise DataFormatError(f"{p}: hep_aa metadata 'feature_columns' is not a list of column names")
+    if len(set(names)) != len(names):
+        raise DataFormatError(f"{p}: hep_aa metadata 'feature_columns' names a column twice")
+    for key in ("label_column", "type_column"):
+        if not isinstance(meta[key], str):
+            raise DataFormatError(f"{p}: hep_aa metadata {key!r} is not a column name")
+    return meta
+
+
 def read_table(path: str | os.PathLike[str], *, check_finite: bool = True) -> FeatureTable:
     """Read a feature or score table written by :func:`write_table`.
 
     Raises
     ------
     DataFormatError
-        If the file is missing, not parquet, lacks the hep_aa metadata or a listed column, or
-        (with ``check_finite``) has NaN/Inf in a feature column.
+        If the file is missing, not parquet, has no rows, lacks the hep_aa metadata or a listed
+        column, has a non-numeric feature column, labels other than 0/1, or (with
+        ``check_finite``) NaN/Inf in a feature column. The message names the file and column.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     p = Path(path)
+    if p.is_dir():
+        raise DataFormatError(f"{p}: is a folder; pass a parquet feature or score table")
     try:
         table = pq.read_table(p)
     except FileNotFoundError:
         raise DataFormatError(f"{p}: file not found") from None
     except (OSError, pa.ArrowException) as exc:
-        raise DataFormatError(f"{p}: not a readable parquet file ({exc}); re-create it") from None
-    raw = (table.schema.metadata or {}).get(META_KEY)
-    if raw is None:
-        raise DataFormatError(
-            f"{p}: no hep_aa metadata in the parquet schema; write feature tables with a "
-            "`hep-aa features ...` command or hep_aa.io.artifacts.write_table"
-        )
-    meta = json.loads(raw)
+        reason = " ".join(str(exc).split())
+        raise DataFormatError(f"{p}: not a readable parquet file ({reason}); re-create it") from None
+    meta = _table_metadata(p, table.schema)
     names = list(meta["feature_columns"])
     missing = [c for c in [*names, meta["label_column"], meta["type_column"]] if c not in table.column_names]
     if missing:
         raise DataFormatError(f"{p}: column(s) {missing} listed in the hep_aa metadata are missing")
-    features = (
-        np.column_stack([table.column(c).to_numpy().astype(np.float64) for c in names])
-        if names
-        else (np.empty((table.num_rows, 0)))
-    )
+    if table.num_rows == 0:
+        raise DataFormatError(f"{p}: the table has no rows; re-create it from non-empty inputs")
+    cols = []
+    for c in names:
+        column = table.column(c)
+        if not (pa.types.is_floating(column.type) or pa.types.is_integer(column.type)):
+            raise DataFormatError(
+                f"{p}: feature column {c!r} has type {column.type}, not numbers; re-create the table"
+            )
+        if column.null_count:
+            raise DataFormatError(f"{p}: feature column {c!r} has {column.null_count} missing value(s)")
+        cols.append(column.to_numpy().astype(np.float64))
+    features = np.column_stack(cols) if cols else np.empty((table.num_rows, 0))
     if check_finite and features.size and not np.all(np.isfinite(features)):
         bad = [names[j] for j in np.where(~np.all(np.isfinite(features), axis=0))[0]]
         raise DataFormatError(f"{p}: NaN/Inf in feature column(s) {bad}; clean or drop those events")
+    labels = _labels(p, table.column(meta["label_column"]), meta["label_column"])
+    type_col = table.column(meta["type_column"])
+    if (
+        not (pa.types.is_string(type_col.type) or pa.types.is_large_string(type_col.type))
+        or type_col.null_count
+    ):
+        raise DataFormatError(f"{p}: anomaly-type column {meta['type_column']!r} must hold text, one per row")
     used = {*names, meta["label_column"], meta["type_column"]}
     spectators = {c: table.column(c).to_numpy() for c in table.column_names if c not in used}
     return FeatureTable(
         features=features,
         feature_names=tuple(names),
-        labels=table.column(meta["label_column"]).to_numpy().astype(np.int8),
-        types=np.asarray(table.column(meta["type_column"]).to_pylist(), dtype=object),
+        labels=labels,
+        types=np.asarray(type_col.to_pylist(), dtype=object),
         spectators=spectators,
         metadata=meta,
         path=str(p),
     )
+
+
+def _labels(p: Path, column: Any, name: str) -> np.ndarray:
+    import pyarrow as pa
+
+    if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
+        raise DataFormatError(f"{p}: label column {name!r} has type {column.type}; labels are 0 or 1")
+    if column.null_count:
+        raise DataFormatError(f"{p}: label column {name!r} has {column.null_count} missing value(s)")
+    values = column.to_numpy()
+    bad = ~np.isin(values, (0, 1))
+    if bad.any():
+        first = np.flatnonzero(bad)[:5]
+        raise DataFormatError(
+            f"{p}: label column {name!r} has {int(bad.sum())} value(s) other than 0/1 "
+            f"(rows {first.tolist()}: {values[first].tolist()}); labels are 0 (background) or 1 (anomaly)"
+        )
+    return values.astype(np.int8)
