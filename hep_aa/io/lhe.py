@@ -9,6 +9,7 @@ Wilson-coefficient point by name.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import awkward as ak
@@ -20,14 +21,31 @@ __all__ = ["read_lhe", "weight_names"]
 
 
 def _load(path: Path) -> ak.Array:
+    """All events of an LHE file; any pylhe warning is an error.
+
+    pylhe reports a truncated file (``Parse Error: no element found``) only as a
+    ``RuntimeWarning`` and returns the events read so far: a file cut at 30 % would silently
+    give 30 % of the events. Here every warning while parsing raises :class:`DataFormatError`.
+    """
     import pylhe
 
     if not path.is_file():
         raise DataFormatError(f"{path}: file not found")
     try:
-        return pylhe.to_awkward(pylhe.LHEFile.fromfile(str(path)).events)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            events = pylhe.to_awkward(pylhe.LHEFile.fromfile(str(path)).events)
+    except Warning as exc:
+        reason = " ".join(str(exc).split())
+        raise DataFormatError(
+            f"{path}: LHE file is truncated or malformed ({reason}); re-generate or re-download it"
+        ) from None
     except Exception as exc:  # pylhe raises XML/parse errors of several types
-        raise DataFormatError(f"{path}: not a readable LHE file ({type(exc).__name__}: {exc})") from None
+        reason = " ".join(str(exc).split())
+        raise DataFormatError(f"{path}: not a readable LHE file ({type(exc).__name__}: {reason})") from None
+    if len(events) == 0:
+        raise DataFormatError(f"{path}: the LHE file holds no <event> blocks")
+    return events
 
 
 def weight_names(path: str | os.PathLike[str]) -> list[str]:
@@ -49,6 +67,12 @@ def read_lhe(path: str | os.PathLike[str], *, weight: str | None = None) -> ak.A
     p = Path(path)
     events = _load(p)
     prt = events.particles
+    for name in ("px", "py", "pz", "e"):
+        values = ak.to_numpy(ak.flatten(prt.vector[name], axis=None))
+        if not np.all(np.isfinite(values)):
+            raise DataFormatError(
+                f"{p}: NaN/Inf in particle momentum component {name!r}; the file is corrupt"
+            )
     out = prt[prt.status == 1]
     vec = out.vector
     import vector
@@ -89,5 +113,11 @@ def read_lhe(path: str | os.PathLike[str], *, weight: str | None = None) -> ak.A
                 f"{p}: no weight named {weight!r}; available: {names[:10]}{' ...' if len(names) > 10 else ''}"
             )
         w = ak.to_numpy(events.weights[weight]).astype(np.float64)
+    if not np.all(np.isfinite(w)):
+        bad = np.flatnonzero(~np.isfinite(w))[:5].tolist()
+        raise DataFormatError(
+            f"{p}: NaN/Inf in the {'event weight XWGTUP' if weight is None else f'weight {weight!r}'} "
+            f"of event(s) {bad}; the file is corrupt"
+        )
     leptons = leptons[ak.argsort(leptons.pt, axis=1, ascending=False)]
     return ak.zip({"leptons": leptons, "jets": jets, "weight": w}, depth_limit=1)

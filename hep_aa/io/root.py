@@ -88,6 +88,32 @@ def jet_records(pt, eta, phi, mass, btag) -> ak.Array:  # type: ignore[no-untype
     )
 
 
+def _check_values(path: Path, chunk: ak.Array, branches: list[str], first_entry: int) -> None:
+    """NaN/Inf in any branch, or a negative transverse momentum, is an error naming the branch.
+
+    A NaN lepton pT would otherwise flow into most Z/h features of every event (sorting,
+    sums), silently.
+    """
+    for branch in branches:
+        values = chunk[branch]
+        counts = ak.to_numpy(ak.num(values, axis=1)) if values.ndim > 1 else None
+        flat = ak.to_numpy(ak.flatten(values, axis=None)).astype(np.float64, copy=False)
+        bad = ~np.isfinite(flat)
+        what = "NaN/Inf"
+        leaf = branch.split("/")[-1].split(".")[-1].lower()
+        if not bad.any() and leaf in ("pt", "et", "met"):
+            bad = flat < 0
+            what = "negative"
+        if bad.any():
+            idx = int(np.flatnonzero(bad)[0])
+            entry = int(np.searchsorted(np.cumsum(counts), idx, side="right")) if counts is not None else idx
+            raise DataFormatError(
+                f"{path}: {what} value(s) in branch {branch!r} ({int(bad.sum())} in entries "
+                f"{first_entry}-{first_entry + len(chunk) - 1}, first at entry {first_entry + entry}); "
+                "fix or drop those events"
+            )
+
+
 def _model(electrons: ak.Array, muons: ak.Array, jets: ak.Array, weight: np.ndarray) -> ak.Array:
     leptons = ak.concatenate([electrons, muons], axis=1)
     leptons = leptons[ak.argsort(leptons.pt, axis=1, ascending=False)]
@@ -141,9 +167,12 @@ def iter_root_events(
     missing = [b for b in wanted if b not in names]
     if missing:
         raise DataFormatError(f"{p}: tree {tree_name!r} lacks branch(es) {missing}")
+    first = 0
     try:
         for chunk in uproot.iterate(f"{p}:{tree_name}", wanted, step_size=step_size, library="ak"):
             n = len(chunk)
+            _check_values(p, chunk, wanted, first)
+            first += n
             w = (
                 np.ones(n)
                 if not weight_branch
@@ -199,7 +228,10 @@ def iter_root_events(
                     f"{p}: weight branch {weight_branch!r} does not have one value per event"
                 )
             yield _model(ele, mu, jets, w)
-    except (OSError, ValueError) as exc:
-        if isinstance(exc, DataFormatError):
-            raise
-        raise DataFormatError(f"{p}: cannot read events ({exc}); the file is truncated or corrupt") from None
+    except DataFormatError:
+        raise
+    except Exception as exc:  # uproot: OSError, ValueError, DeserializationError, zlib errors ...
+        reason = " ".join(str(exc).split())[:300]
+        raise DataFormatError(
+            f"{p}: cannot read events ({type(exc).__name__}: {reason}); the file is truncated or corrupt"
+        ) from None
