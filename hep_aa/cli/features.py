@@ -58,15 +58,27 @@ def lhco(
     """Jet features of LHCO HDF5 files or Delphes ROOT files (anti-kT R = 1.0, two leading jets)."""
     from hep_aa.features.jets import UNITS, feature_table, jet_features
     from hep_aa.io.artifacts import write_table
-    from hep_aa.io.lhco import count_events, iter_delphes_eflow, iter_lhco
+    from hep_aa.io.lhco import count_events, has_labels, iter_delphes_eflow, iter_lhco
 
-    if masterkey and len(inputs) != 1:
-        raise DataFormatError("--masterkey applies to exactly one input file")
+    if masterkey and (len(inputs) != 1 or inputs[0].endswith(".root")):
+        raise DataFormatError(
+            f"--masterkey {masterkey}: applies to exactly one LHCO black-box .h5 input, got {list(inputs)}"
+        )
     blocks, labels, indices, mjj, sources = [], [], [], [], []
     n_dropped = 0
     unlabelled = []
     for number, name in enumerate(inputs):
         path = Path(name)
+        if label is None and masterkey is None and (path.suffix == ".root" or not has_labels(path)):
+            kind = (
+                "a Delphes file"
+                if path.suffix == ".root"
+                else "an LHCO file without a label column (black box)"
+            )
+            raise DataFormatError(
+                f"{path}: {kind} carries no signal/background labels; pass --masterkey FILE "
+                "(black box) or --label 0 (background) / --label 1 (signal)"
+            )
         if path.suffix == ".root":
             import uproot
 
@@ -193,7 +205,7 @@ def mnist(
 
     if images:
         x = read_idx_images(images)
-        y = read_idx_labels(labels) if labels else np.zeros(len(x), dtype=np.uint8)
+        y = read_idx_labels(labels, n_classes=10) if labels else np.zeros(len(x), dtype=np.uint8)
         if len(y) != len(x):
             raise DataFormatError(f"{labels}: {len(y)} labels for {len(x)} images in {images}")
         source = Path(images).name
@@ -253,14 +265,23 @@ def mnist(
 @features.command("cicids")
 @click.argument("sources", nargs=-1, required=True, type=click.Path())
 @click.option("--chunk-size", default=200_000, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--attempted",
+    default="benign",
+    show_default=True,
+    type=click.Choice(["benign", "drop"]),
+    help="Improved CICIDS2017: attempted flows (no attack payload) count as benign or are dropped.",
+)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
-def cicids(sources: tuple[str, ...], chunk_size: int, output: str) -> None:
+def cicids(sources: tuple[str, ...], chunk_size: int, attempted: str, output: str) -> None:
     """Flow-feature table of CICIDS2017 CSV files or folders (BENIGN = background; anomaly
-    type = attack family, original label kept as a spectator column)."""
+    type = attack family, original label kept as a spectator column). Reads the original
+    MachineLearningCVE / GeneratedLabelledFlows CSVs and the improved CICIDS2017 (Engelen et
+    al. 2021), detected from the header."""
     from hep_aa.io.artifacts import write_table
     from hep_aa.io.cicids import read_cicids
 
-    table = read_cicids(list(sources), chunk_size=chunk_size)
+    table = read_cicids(list(sources), chunk_size=chunk_size, attempted=attempted)
     benign = table.families == "BENIGN"
     write_table(
         output,
@@ -273,12 +294,19 @@ def cicids(sources: tuple[str, ...], chunk_size: int, output: str) -> None:
             "dataset": "cicids",
             "inputs": list(sources),
             "n_dropped_nonfinite": table.n_dropped_nonfinite,
+            "layout": table.layout,
+            "attempted": {"policy": attempted, "n": table.n_attempted},
             # heavy tails over many decades: signed log1p then median/IQR
             "model_hints": {"scaler": "log-robust"},
         },
     )
     click.echo(
         f"{output}: {len(table.features)} flows ({int((~benign).sum())} attacks); {table.n_dropped_nonfinite} dropped (Infinity/NaN)"
+        + (
+            f"; {table.n_attempted} attempted flows {'dropped' if attempted == 'drop' else 'kept as benign'}"
+            if table.n_attempted
+            else ""
+        )
     )
 
 

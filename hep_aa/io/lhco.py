@@ -32,6 +32,7 @@ __all__ = [
     "LHCOChunk",
     "LHCOWriter",
     "count_events",
+    "has_labels",
     "iter_delphes_eflow",
     "iter_lhco",
     "particles_from_block",
@@ -136,6 +137,60 @@ def _open_values(path: Path) -> Any:
     return handle
 
 
+def _event_range(p: Path, start: int, stop: int | None, n_total: int) -> int:
+    """Checked end of the event range [start, stop) of a file with ``n_total`` events."""
+    if start < 0 or (stop is not None and stop < 0):
+        raise DataFormatError(f"{p}: event range [{start}, {stop}) has a negative bound")
+    if stop is not None and stop < start:
+        raise DataFormatError(f"{p}: --stop {stop} is before --start {start}; give start < stop")
+    if start >= n_total and n_total > 0:
+        raise DataFormatError(f"{p}: --start {start} is beyond the file's {n_total} events")
+    return n_total if stop is None else min(stop, n_total)
+
+
+def _rows(rows: np.ndarray) -> str:
+    return f"{rows[:5].tolist()}{' ...' if len(rows) > 5 else ''}"
+
+
+def _check_particles(p: Path, block: np.ndarray, first: int) -> None:
+    """NaN/Inf anywhere or a negative pT is an error: padding is pT = 0 exactly, so a negative
+    pT would otherwise be dropped as padding without a word (and mjj shift by TeV)."""
+    finite = np.isfinite(block)
+    if not finite.all():
+        rows = first + np.flatnonzero(~finite.all(axis=1))
+        raise DataFormatError(
+            f"{p}: NaN/Inf in particle columns of event(s) {_rows(rows)}; the file is corrupt"
+        )
+    pt = block[:, 0::3]
+    negative = pt < 0
+    if negative.any():
+        rows = np.flatnonzero(negative.any(axis=1))
+        col = 3 * int(np.flatnonzero(negative[rows[0]])[0])
+        raise DataFormatError(
+            f"{p}: negative pT in event(s) {_rows(first + rows)} (first in column {col}, "
+            f"pT = {pt[rows[0], col // 3]:.6g} GeV); LHCO pT columns are >= 0 (0 = padding): the file is corrupt"
+        )
+
+
+def _check_labels(p: Path, values: np.ndarray, first: int, what: str) -> np.ndarray:
+    """Labels as int8, refusing NaN and anything but 0 (background) and 1 (signal)."""
+    bad = ~np.isin(values, (0.0, 1.0))  # NaN is not in the set either
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise DataFormatError(
+            f"{p}: {what} holds {values[rows[0]]!r} at event {first + rows[0]} ({int(bad.sum())} bad "
+            f"value(s), event(s) {_rows(first + rows)}); labels are 0 (background) or 1 (signal)"
+        )
+    return values.astype(np.int8)
+
+
+def has_labels(path: str | os.PathLike[str]) -> bool:
+    """Whether an LHCO low-level file carries a label column (2101 columns) or not (2100)."""
+    with _open_values(Path(path)) as handle:
+        shape = handle[_VALUES].shape
+    return len(shape) == 2 and shape[1] == 3 * MAX_PARTICLES + 1
+
+
 def count_events(path: str | os.PathLike[str]) -> int:
     """Number of events (rows) in an LHCO HDF5 file, without reading them."""
     with _open_values(Path(path)) as handle:
@@ -158,11 +213,15 @@ def read_masterkey(path: str | os.PathLike[str], n_events: int | None = None) ->
     except (OSError, UnicodeDecodeError) as exc:
         raise DataFormatError(f"{p}: cannot read masterkey ({exc})") from None
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    try:
-        labels = np.array([int(float(line)) for line in lines], dtype=np.int8)
-    except ValueError:
-        bad = next(i for i, line in enumerate(lines) if not line.replace(".", "", 1).lstrip("-").isdigit())
-        raise DataFormatError(f"{p}: line {bad + 1} ({lines[bad]!r}) is not an integer label") from None
+    values = np.empty(len(lines))
+    for i, line in enumerate(lines):
+        try:
+            values[i] = float(line)
+        except ValueError:
+            raise DataFormatError(f"{p}: line {i + 1} ({line!r}) is not an integer label") from None
+    if not len(values):
+        raise DataFormatError(f"{p}: the masterkey file holds no labels")
+    labels = _check_labels(p, values, 0, "masterkey")
     if n_events is not None and len(labels) != n_events:
         raise DataFormatError(
             f"{p}: masterkey has {len(labels)} labels but the events file has {n_events} events; "
@@ -216,9 +275,7 @@ def iter_lhco(
         n_total, k = values.shape
         has_label = k == 3 * MAX_PARTICLES + 1
         key = read_masterkey(masterkey, n_total) if masterkey is not None else None
-        stop = n_total if stop is None else min(stop, n_total)
-        if not 0 <= start <= stop:
-            raise ValueError(f"invalid event range [{start}, {stop}) for {n_total} events")
+        stop = _event_range(p, start, stop, n_total)
         for lo in range(start, stop, chunk_size):
             hi = min(lo + chunk_size, stop)
             try:
@@ -228,14 +285,9 @@ def iter_lhco(
                     f"{p}: cannot read events {lo}-{hi} ({exc}); the file is truncated or corrupt"
                 ) from None
             particles_block = block[:, : 3 * MAX_PARTICLES]
-            if not np.all(np.isfinite(particles_block)):
-                rows = lo + np.where(~np.all(np.isfinite(particles_block), axis=1))[0]
-                raise DataFormatError(
-                    f"{p}: NaN/Inf in particle columns of event(s) {rows[:5].tolist()}"
-                    f"{' ...' if len(rows) > 5 else ''}; the file is corrupt"
-                )
+            _check_particles(p, particles_block, lo)
             if has_label:
-                labels = block[:, -1].astype(np.int8)
+                labels = _check_labels(p, block[:, -1], lo, f"label column {3 * MAX_PARTICLES}")
             elif key is not None:
                 labels = key[lo:hi]
             else:
@@ -432,11 +484,18 @@ def iter_delphes_eflow(
             raise DataFormatError(
                 f"{p}: Delphes tree lacks branch(es) {missing}; it needs the EFlow collections"
             )
-        stop = tree.num_entries if stop is None else min(stop, tree.num_entries)
+        stop = _event_range(p, start, stop, tree.num_entries)
         try:
             for lo in range(start, stop, chunk_size):
                 hi = min(lo + chunk_size, stop)
                 arrays = tree.arrays(wanted, entry_start=lo, entry_stop=hi)
+                for name in wanted:
+                    flat = ak.to_numpy(ak.flatten(arrays[name], axis=None))
+                    if not np.all(np.isfinite(flat)) or (name.endswith((".PT", ".ET")) and np.any(flat < 0)):
+                        raise DataFormatError(
+                            f"{p}: NaN/Inf or negative pT/ET in branch {name!r} (entries {lo}-{hi - 1}); "
+                            "the file is corrupt"
+                        )
                 pts = ak.concatenate([arrays[b[0]] for b in branches.values()], axis=1)
                 etas = ak.concatenate([arrays[b[1]] for b in branches.values()], axis=1)
                 phis = ak.concatenate([arrays[b[2]] for b in branches.values()], axis=1)
@@ -454,7 +513,10 @@ def iter_delphes_eflow(
                     with_name="Momentum4D",
                 )
                 yield LHCOChunk(parts, None, lo)
-        except (OSError, ValueError) as exc:
+        except DataFormatError:
+            raise
+        except Exception as exc:  # uproot: OSError, ValueError, DeserializationError ...
+            reason = " ".join(str(exc).split())[:300]
             raise DataFormatError(
-                f"{p}: cannot read Delphes events ({exc}); the file is truncated or corrupt"
+                f"{p}: cannot read Delphes events ({type(exc).__name__}: {reason}); the file is truncated or corrupt"
             ) from None

@@ -53,17 +53,30 @@ def read_idx_images(path: str | os.PathLike[str]) -> np.ndarray:
         raise DataFormatError(f"{p}: magic number {magic}, expected {IMAGES_MAGIC} for IDX images{hint}")
     if rows == 0 or cols == 0:
         raise DataFormatError(f"{p}: image size {rows}x{cols} is invalid")
+    if n == 0:
+        raise DataFormatError(f"{p}: the header announces 0 images; the file holds no data")
     expected = 16 + n * rows * cols
     if len(data) < expected:
         raise DataFormatError(
             f"{p}: truncated: header announces {n} images of {rows}x{cols} ({expected} bytes) but the file has {len(data)}"
         )
+    if len(data) > expected:
+        raise DataFormatError(
+            f"{p}: {len(data) - expected} bytes more than the {n} images of {rows}x{cols} the header "
+            "announces; the file is corrupt or two files were concatenated"
+        )
     pixels = np.frombuffer(data, dtype=np.uint8, count=n * rows * cols, offset=16)
     return (pixels.reshape(n, rows * cols).astype(np.float32)) / 255.0
 
 
-def read_idx_labels(path: str | os.PathLike[str]) -> np.ndarray:
-    """Labels of an IDX1 file, shape (N,), uint8."""
+def read_idx_labels(path: str | os.PathLike[str], *, n_classes: int | None = None) -> np.ndarray:
+    """Labels of an IDX1 file, shape (N,), uint8.
+
+    Parameters
+    ----------
+    n_classes : int, optional
+        Refuse labels >= ``n_classes`` (10 for MNIST and Fashion-MNIST).
+    """
     p = Path(path)
     data = _read_bytes(p)
     if len(data) < 8:
@@ -72,9 +85,22 @@ def read_idx_labels(path: str | os.PathLike[str]) -> np.ndarray:
     if magic != LABELS_MAGIC:
         hint = " (this is an images file)" if magic == IMAGES_MAGIC else ""
         raise DataFormatError(f"{p}: magic number {magic}, expected {LABELS_MAGIC} for IDX labels{hint}")
+    if n == 0:
+        raise DataFormatError(f"{p}: the header announces 0 labels; the file holds no data")
     if len(data) < 8 + n:
         raise DataFormatError(f"{p}: truncated: header announces {n} labels but the file has {len(data) - 8}")
-    return np.frombuffer(data, dtype=np.uint8, count=n, offset=8).copy()
+    if len(data) > 8 + n:
+        raise DataFormatError(
+            f"{p}: {len(data) - 8 - n} bytes more than the {n} labels the header announces; the file is corrupt"
+        )
+    labels = np.frombuffer(data, dtype=np.uint8, count=n, offset=8).copy()
+    if n_classes is not None and labels.max() >= n_classes:
+        bad = np.flatnonzero(labels >= n_classes)
+        raise DataFormatError(
+            f"{p}: label {int(labels[bad[0]])} at index {int(bad[0])} ({len(bad)} label(s) >= {n_classes}); "
+            f"MNIST-format class labels are 0-{n_classes - 1}"
+        )
+    return labels
 
 
 def find_idx_pair(folder: str | os.PathLike[str], split: str = "t10k") -> tuple[Path, Path]:
