@@ -23,15 +23,19 @@ import numpy as np
 from hep_aa.exceptions import DataFormatError, OutputError
 
 __all__ = [
+    "MODEL_SIDECAR",
+    "MODEL_WEIGHTS",
     "FeatureTable",
     "atomic_folder",
     "atomic_path",
     "atomic_write",
     "check_outputs",
     "load_arrays",
+    "load_model_folder",
     "read_json",
     "read_table",
     "save_arrays",
+    "save_model_folder",
     "write_json",
     "write_table",
 ]
@@ -260,6 +264,144 @@ def load_arrays(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
         raise DataFormatError(f"{p}: file not found") from None
     except Exception as exc:  # safetensors raises its own error types for corrupt files
         raise DataFormatError(f"{p}: not a valid safetensors file ({exc}); re-create it") from None
+
+
+MODEL_WEIGHTS = "model.safetensors"
+MODEL_SIDECAR = "model.json"
+_SAVE_ID_KEY = "hep_aa_save_id"
+_MAX_SIDECAR_BYTES = 256 * 2**20
+
+
+def save_model_folder(
+    path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]
+) -> Path:
+    """Write a model folder (``model.safetensors`` + ``model.json``) as a unit.
+
+    Both files go into a temporary folder beside ``path`` that is flushed and renamed onto
+    ``path`` (:func:`atomic_folder`): a kill at any moment leaves the previous model whole or,
+    for the instant between two renames, no folder — never new weights with an old JSON. A
+    random save id is stored in both the safetensors metadata and the JSON; loading refuses a
+    folder whose two files carry different ids (files copied together by hand from two runs).
+
+    Parameters
+    ----------
+    arrays : mapping of str to ndarray
+        Weights (no pickle: safetensors).
+    meta : mapping
+        The sidecar content (class, hyperparameters, feature names, scaler, history,
+        provenance); ``format``, ``format_version`` and ``save_id`` are set here.
+
+    Returns
+    -------
+    Path
+        The folder.
+    """
+    import uuid
+
+    from safetensors.numpy import save
+
+    from hep_aa.io.model_schema import MODEL_FORMAT, MODEL_FORMAT_VERSION
+
+    save_id = uuid.uuid4().hex
+    sidecar = {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION, "save_id": save_id}
+    sidecar.update({k: v for k, v in meta.items() if k not in sidecar})
+    payload = save({k: np.ascontiguousarray(v) for k, v in arrays.items()}, metadata={_SAVE_ID_KEY: save_id})
+    target = Path(path)
+    with atomic_folder(target, allowed={MODEL_WEIGHTS, MODEL_SIDECAR}) as tmp:
+        (tmp / MODEL_WEIGHTS).write_bytes(payload)
+        with (tmp / MODEL_SIDECAR).open("w", encoding="utf-8") as fh:
+            json.dump(sidecar, fh, indent=2)
+            fh.write("\n")
+    return target
+
+
+def _safetensors_header(path: Path) -> dict[str, Any]:
+    """The JSON header of a safetensors file (tensor dtypes, shapes, metadata), read alone."""
+    import struct
+
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(8)
+            if len(head) != 8:
+                raise ValueError("shorter than the 8-byte header length")
+            (n,) = struct.unpack("<Q", head)
+            if n > 100 * 2**20:
+                raise ValueError(f"header length {n} is implausible")
+            header = json.loads(fh.read(n))
+    except FileNotFoundError:
+        raise DataFormatError(f"{path}: file not found") from None
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise DataFormatError(f"{path}: not a valid safetensors file ({exc})") from None
+    if not isinstance(header, dict):
+        raise DataFormatError(f"{path}: not a valid safetensors file (header is not an object)")
+    return header
+
+
+def load_model_folder(
+    path: str | os.PathLike[str], *, classes: Iterable[str] | None = None
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Read and validate a model folder written by :func:`save_model_folder`.
+
+    Order: the JSON is parsed and validated against the schema
+    (:func:`hep_aa.io.model_schema.validate_model_meta`), the weights' header is read and its
+    save id compared with the JSON's, the implied network size is checked against the stored
+    tensors, then the tensors are loaded and checked to be finite. Nothing is imported or
+    executed, and nothing is built, before every check has passed.
+
+    Returns
+    -------
+    meta : dict
+        The validated sidecar.
+    arrays : dict of str to ndarray
+        The weights.
+
+    Raises
+    ------
+    ModelError
+        Naming the folder or file and what is wrong.
+    """
+    from hep_aa.exceptions import ModelError
+    from hep_aa.io.model_schema import DETECTOR_CLASSES, check_weight_shapes, validate_model_meta
+
+    folder = Path(path)
+    sidecar, weights = folder / MODEL_SIDECAR, folder / MODEL_WEIGHTS
+    if not folder.is_dir():
+        raise ModelError(f"{folder}: no such model folder; pass a folder written by hep-aa train / .save()")
+    if not sidecar.is_file():
+        raise ModelError(
+            f"{folder}: no {MODEL_SIDECAR} found; pass a folder written by hep-aa train / .save()"
+        )
+    if not weights.is_file():
+        raise ModelError(f"{folder}: no {MODEL_WEIGHTS} found; the model folder is incomplete — re-train it")
+    if sidecar.stat().st_size > _MAX_SIDECAR_BYTES:
+        raise ModelError(f"{sidecar}: {sidecar.stat().st_size} bytes is far too large for a model sidecar")
+    try:
+        meta = read_json(sidecar)
+    except DataFormatError as exc:
+        raise ModelError(str(exc)) from None
+    validate_model_meta(meta, sidecar, classes=DETECTOR_CLASSES if classes is None else classes)
+    try:
+        header = _safetensors_header(weights)
+    except DataFormatError as exc:
+        raise ModelError(f"{exc}; re-train the model") from None
+    stored = (header.get("__metadata__") or {}).get(_SAVE_ID_KEY)
+    if stored != meta["save_id"]:
+        raise ModelError(
+            f"{folder}: {MODEL_WEIGHTS} (save {stored}) and {MODEL_SIDECAR} (save {meta['save_id']}) come "
+            "from different saves; the folder was assembled from two runs — re-train the model"
+        )
+    shapes = {
+        k: tuple(v.get("shape", ())) for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)
+    }
+    check_weight_shapes(meta, shapes, sidecar)
+    try:
+        arrays = load_arrays(weights)
+    except DataFormatError as exc:
+        raise ModelError(f"{exc}; re-train the model") from None
+    for name, values in arrays.items():
+        if values.dtype.kind == "f" and not np.all(np.isfinite(values)):
+            raise ModelError(f"{weights}: NaN/Inf in tensor {name!r}; the model is unusable — re-train it")
+    return meta, arrays
 
 
 @dataclass(frozen=True)
