@@ -182,6 +182,7 @@ def plot(inputs: tuple[str, ...], features_path: str | None, config_path: str | 
     input distributions.
     """
     from hep_aa.config import load_config
+    from hep_aa.features.registry import anomaly_label
     from hep_aa.io.artifacts import read_json, read_table
     from hep_aa.metrics import roc_curve
     from hep_aa.plotting import (
@@ -217,17 +218,17 @@ def plot(inputs: tuple[str, ...], features_path: str | None, config_path: str | 
     dataset = features.metadata.get("dataset") if features is not None else None
     if dataset is None and score_paths:
         dataset = read_table(score_paths[0]).metadata.get("dataset")
-    # collider datasets carry the sqrt(s) label; image and network-flow comparisons do not
-    com = pc.com_energy_tev if dataset in (None, "lhco", "vh") else None
+    # labels, units and anomaly names from the feature registry; collider datasets carry the
+    # sqrt(s) label, image and network-flow comparisons neither it nor "Simulation"
     groups: dict[str, np.ndarray] = {}
     if features is not None:
-        groups["background"] = features.labels == 0
+        groups[anomaly_label("background", dataset=dataset)] = features.labels == 0
         for k in sorted({str(x) for x in features.types[features.labels == 1]}):
-            groups[k] = (features.labels == 1) & (features.types == k)
+            groups[anomaly_label(k, dataset=dataset)] = (features.labels == 1) & (features.types == k)
 
     def finish(fig: Any, stem: str) -> None:
         for ax in fig.axes[:1]:
-            add_label(ax, pc.label, com)
+            add_label(ax, pc.label, pc.com_energy_tev, dataset=dataset)
         written.extend(save_figure(fig, out / stem, pc.formats))
 
     import matplotlib.pyplot as plt
@@ -243,39 +244,46 @@ def plot(inputs: tuple[str, ...], features_path: str | None, config_path: str | 
         for method, runs in by_method.items():
             t = min(runs, key=lambda r: _method_key(r)[1])
             s = t.features[:, 0]
-            dists = {"background": s[t.labels == 0]}
+            dists = {anomaly_label("background", dataset=dataset): s[t.labels == 0]}
             known = set(t.metadata.get("known_types", []))
             for k in kinds:
-                dists[f"{k} ({'seen' if k in known else 'unseen'})"] = s[(t.labels == 1) & (t.types == k)]
+                dists[anomaly_label(k, dataset=dataset, seen=k in known)] = s[(t.labels == 1) & (t.types == k)]
             use_style()
             fig, ax = plt.subplots()
-            plot_score_distributions(dists, ax=ax, xlabel=f"{METHOD_LABELS.get(method, method)} score")
+            plot_score_distributions(
+                dists, ax=ax, title=f"{METHOD_LABELS.get(method, method)}, seed {_method_key(t)[1]}"
+            )
             finish(fig, f"scores_{method}")
             if "mjj_gev" in t.spectators:
                 use_style()
-                fig, ax = plt.subplots()
+                fig, (ax, rax) = plt.subplots(
+                    2, 1, figsize=(7, 7), sharex=True, gridspec_kw={"height_ratios": [3, 1], "hspace": 0.06}
+                )
                 bkg = t.labels == 0
-                plot_mjj_sculpting(t.spectators["mjj_gev"][bkg], s[bkg], ax=ax)
+                plot_mjj_sculpting(t.spectators["mjj_gev"][bkg], s[bkg], ax=ax, rax=rax)
                 finish(fig, f"mjj_sculpting_{method}")
+        known_all = {str(k) for t in tables for k in t.metadata.get("known_types", [])}
         for kind in kinds:
-            curves, n_bkg = {}, {}
+            curves, n_bkg, first_seed = {}, {}, {}
             for method in _ordered(list(by_method)):
                 per_seed = []
-                for t in by_method[method]:
+                name = METHOD_LABELS.get(method, method)
+                for t in sorted(by_method[method], key=lambda r: _method_key(r)[1]):
                     s = t.features[:, 0]
-                    eps_s, eps_b, _ = roc_curve(s[t.labels == 0], s[(t.labels == 1) & (t.types == kind)])
+                    b, a = s[t.labels == 0], s[(t.labels == 1) & (t.types == kind)]
+                    eps_s, eps_b, _ = roc_curve(b, a)
                     per_seed.append((eps_s, eps_b))
-                    n_bkg[METHOD_LABELS.get(method, method)] = int((t.labels == 0).sum())
-                curves[METHOD_LABELS.get(method, method)] = per_seed
+                    n_bkg[name] = int(b.size)
+                    first_seed.setdefault(name, (b, a))  # statistical band from the lowest seed
+                curves[name] = per_seed
+            title = "anomaly: " + anomaly_label(kind, dataset=dataset, seen=kind in known_all)
             use_style()
             fig, ax = plt.subplots()
-            plot_roc(curves, ax=ax)
-            ax.legend(loc="upper right", title=f"anomaly: {kind}", fontsize=11, title_fontsize=12)
+            plot_roc(curves, n_background=n_bkg, scores=first_seed, dataset=dataset, title=title, ax=ax)
             finish(fig, f"roc_{kind}")
             use_style()
             fig, ax = plt.subplots()
-            plot_sic(curves, n_bkg, ax=ax)
-            ax.legend(loc="upper right", title=f"anomaly: {kind}", fontsize=11, title_fontsize=12)
+            plot_sic(curves, n_bkg, scores=first_seed, dataset=dataset, title=title, ax=ax)
             finish(fig, f"sic_{kind}")
     for folder in model_dirs:
         from hep_aa.detector import load_detector
@@ -299,9 +307,12 @@ def plot(inputs: tuple[str, ...], features_path: str | None, config_path: str | 
             plot_mean_images(features.features, groups, side=int(np.sqrt(n_features)))
             written.extend(save_figure(plt.gcf(), out / "features", pc.formats))  # images: no axis label
         else:
-            units = str(features.metadata.get("units", ""))
             plot_feature_distributions(
-                features.features[:, :30], features.feature_names[:30], groups, units=units
+                features.features[:, :30],
+                features.feature_names[:30],
+                groups,
+                dataset=dataset,
+                feature_set=features.metadata.get("feature_set"),
             )
             finish(plt.gcf(), "features")
     if not written:

@@ -6,8 +6,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
+from hep_aa.features.higgs import VH_FEATURES
+from hep_aa.features.registry import feature
 from hep_aa.metrics import roc_curve
 from hep_aa.plotting import (
+    add_label,
+    bootstrap_band,
+    plot_cutflow,
     plot_feature_distributions,
     plot_latent,
     plot_mean_images,
@@ -16,81 +21,244 @@ from hep_aa.plotting import (
     plot_score_distributions,
     plot_sic,
     plot_training_history,
+    restored_epochs,
     save_figure,
+    score_binning,
 )
 
 
-@pytest.fixture
-def curves() -> dict:
-    rng = np.random.default_rng(0)
-    out = {}
-    for name, shift in (("A", 1.0), ("B", 2.0)):
-        per_seed = []
-        for _ in range(3):
-            eps_s, eps_b, _ = roc_curve(rng.normal(size=2000), rng.normal(shift, 1, 500))
-            per_seed.append((eps_s, eps_b))
-        out[name] = per_seed
-    return out
-
-
-def test_roc_and_sic_axes(curves: dict) -> None:
-    _fig, ax = plt.subplots()
-    artists = plot_roc(curves, ax=ax)
-    assert len(artists) == 2 * 2 + 1  # median + band per method, random line
-    assert ax.get_yscale() == "log"
-    assert "1/" in ax.get_ylabel()
-    assert "efficiency" in ax.get_xlabel()
-    # better separation -> higher rejection at eps_S = 0.5
-    a, b = (np.interp(0.5, line.get_xdata(), line.get_ydata()) for line in ax.lines[:2])
-    assert b > a
-    _fig2, ax2 = plt.subplots()
-    plot_sic(curves, 2000, ax=ax2)
-    assert "SIC" in ax2.get_ylabel()
+@pytest.fixture(autouse=True)
+def _close() -> None:
+    yield
     plt.close("all")
 
 
-def test_score_mjj_latent_features_training(tmp_path: Path) -> None:
+@pytest.fixture
+def scores() -> dict:
+    rng = np.random.default_rng(0)
+    return {
+        name: [(rng.normal(size=2000), rng.normal(shift, 1, 500)) for _ in range(3)]
+        for name, shift in (("A", 1.0), ("B", 2.5))
+    }
+
+
+@pytest.fixture
+def curves(scores: dict) -> dict:
+    return {name: [roc_curve(b, s)[:2] for b, s in per_seed] for name, per_seed in scores.items()}
+
+
+def _legend_texts(ax: plt.Axes) -> list[str]:
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_roc_axes_follow_the_statistics(curves: dict, scores: dict) -> None:
+    _fig, ax = plt.subplots()
+    first = {k: v[0] for k, v in scores.items()}
+    plot_roc(curves, n_background=2000, scores=first, n_bootstrap=20, title="anomaly: X", ax=ax)
+    assert ax.get_yscale() == "log"
+    assert ax.get_ylabel() == r"Background rejection $1/\varepsilon_B$"
+    assert ax.get_xlabel() == r"Signal efficiency $\varepsilon_S$"
+    # 1/eps_B cannot exceed N_B: the axis ends just above it instead of decades higher
+    assert 2000 <= ax.get_ylim()[1] <= 2000 * 2.5
+    texts = _legend_texts(ax)
+    assert texts[:2] == ["A", "B"]
+    # the seed-band note appears once, not once per method; bootstrap band and the
+    # statistics-limited (dotted) plateau are explained once too
+    assert sum("3 seeds" in t for t in texts) == 1
+    assert sum("bootstrap" in t for t in texts) == 1
+    assert any("no background passes" in t for t in texts)
+    assert ax.get_legend().get_title().get_text() == "anomaly: X"
+    # B separates better: higher median rejection at eps_S = 0.5
+    med = [line for line in ax.lines if line.get_linestyle() == "-" and len(line.get_xdata()) > 100][:2]
+    a, b = (np.interp(0.5, line.get_xdata(), line.get_ydata()) for line in med)
+    assert b > a
+    # dotted segments sit at N_B (lower limits), their last point joins the measured curve
+    dotted = [line for line in ax.lines if line.get_linestyle() == ":" and line.get_color() != "k"]
+    assert dotted
+    assert all(np.allclose(line.get_ydata()[:-1], 2000) for line in dotted)
+
+
+def test_bootstrap_band_brackets_the_curve(scores: dict) -> None:
+    b, s = scores["B"][0]
+    lo, hi = bootstrap_band(b, s, "roc", n_bootstrap=50, seed=1)
+    eps_s, eps_b, _ = roc_curve(b, s)
+    from hep_aa.plotting.curves import EFF_GRID, efficiency_grid
+
+    central = 1.0 / np.maximum(efficiency_grid(eps_s, eps_b), 1 / 2000)
+    mid = (EFF_GRID > 0.2) & (EFF_GRID < 0.9)
+    assert np.all(lo[mid] <= central[mid] * 1.05)
+    assert np.all(hi[mid] >= central[mid] / 1.05)
+    assert np.all(hi[mid] > lo[mid])
+
+
+def test_sic_and_non_collider_wording(curves: dict) -> None:
+    _fig, ax = plt.subplots()
+    plot_sic(curves, 2000, dataset="mnist", ax=ax)
+    assert "SIC" in ax.get_ylabel()
+    assert "True-positive rate" in ax.get_xlabel()
+    _fig, ax = plt.subplots()
+    plot_roc(curves, n_background=2000, dataset="mnist", ax=ax)
+    assert "false-positive rate" in ax.get_ylabel()
+    assert "rejection" not in ax.get_ylabel()
+    add_label(ax, "Simulation", 13.0, dataset="mnist")
+    shown = [t.get_text() for t in ax.texts]
+    assert not any("Simulation" in t or "TeV" in t for t in shown)
+    assert any("MNIST" in t for t in shown)
+    _fig, ax = plt.subplots()
+    add_label(ax, "Simulation", 13.0, dataset="lhco")
+    shown = " ".join(t.get_text() for t in ax.texts)
+    assert "Simulation" in shown
+    assert "13 TeV" in shown
+
+
+def test_score_binning_handles_heavy_tails() -> None:
+    rng = np.random.default_rng(2)
+    heavy = np.exp(rng.normal(0, 2.5, 5000))  # positive, many decades
+    kind, edges = score_binning(heavy, 40)
+    assert kind == "log"
+    assert edges[0] == heavy.min()
+    assert edges[-1] >= heavy.max()
+    # one huge outlier group on a signed score: equal-width bins would hold nearly everything
+    signed = np.r_[rng.normal(size=5000), rng.normal(500, 1, 40)]
+    kind, edges = score_binning(signed, 40)
+    assert kind == "quantile"
+    counts, _ = np.histogram(np.clip(signed, edges[0], edges[-1]), edges)
+    assert counts.max() < 0.1 * signed.size
+    assert score_binning(rng.normal(size=1000), 40)[0] == "linear"
+
+
+def test_score_distributions_are_labelled_densities(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     fig, ax = plt.subplots()
-    arts = plot_score_distributions(
-        {"background": rng.normal(size=500), "sig (unseen)": rng.normal(2, 1, 100)}, ax=ax
-    )
+    bkg, sig = np.exp(rng.normal(0, 2, 500)), np.exp(rng.normal(3, 2, 100))
+    arts = plot_score_distributions({"background": bkg, "sig (unseen)": sig}, ax=ax, title="AA-VAE")
     assert len(arts) == 2
     assert ax.get_yscale() == "log"
-    leg = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert leg == ["background (n=500)", "sig (unseen) (n=100)"]
+    assert ax.get_xscale() == "log"
+    assert "dN" in ax.get_ylabel()
+    assert "log_{10}" in ax.get_ylabel()
+    assert _legend_texts(ax) == ["background (n=500)", "sig (unseen) (n=100)"]
+    # unit area in log10(s): sum(density * width) == fraction of positive scores == 1
+    edges = np.log10(arts[0][0].stairs.get_data().edges)
+    values = arts[0][0].stairs.get_data().values
+    assert np.sum(values * np.diff(edges)) == pytest.approx(1.0)
     paths = save_figure(fig, tmp_path / "scores", ("pdf", "png"))
     assert [p.suffix for p in paths] == [".pdf", ".png"]
     assert all(p.stat().st_size > 1000 for p in paths)
+    fig, ax = plt.subplots()
+    plot_score_distributions({"background": rng.normal(size=300), "x": rng.normal(1, 1, 50)}, ax=ax)
+    assert ax.get_xscale() == "linear"
+    assert ax.get_ylabel() == r"$1/N\;dN/ds$"
 
-    fig, ax = plt.subplots()
-    plot_mjj_sculpting(rng.exponential(500, 1000) + 2000, rng.normal(size=1000), ax=ax)
+
+def test_mjj_sculpting_has_ratio_and_no_bars_on_empty_bins() -> None:
+    rng = np.random.default_rng(3)
+    mjj = np.r_[rng.exponential(500, 2000) + 2000, [9000.0, 9500.0]]  # sparse tail: empty bins
+    s = rng.normal(size=mjj.size)
+    _fig, (ax, rax) = plt.subplots(2, 1, sharex=True)
+    plot_mjj_sculpting(mjj, s, ax=ax, rax=rax, bins=30)
+    assert rax.get_xlabel() == "$m_{jj}$ [TeV]"
+    assert rax.get_ylabel() == "Cut / no cut"
+    assert "dN" in ax.get_ylabel()
+    assert "TeV" in ax.get_ylabel()
+    # error bars only on non-empty bins: fewer than 30 bars for the no-cut histogram
+    bars = [c for c in ax.containers if type(c).__name__ == "ErrorbarContainer"]
+    n_points = [len(c.lines[2][0].get_segments()) for c in bars]
+    edges = np.linspace(*np.quantile(mjj / 1e3, [0.001, 0.999]), 31)
+    nonempty = int((np.histogram(mjj / 1e3, edges)[0] > 0).sum())
+    assert n_points[0] == nonempty < 30
+    # a random score does not sculpt: the ratio is flat within errors
+    ratio = rax.containers[0].lines[0].get_ydata()
+    assert np.nanmedian(ratio) == pytest.approx(1.0, abs=0.25)
+    _fig, ax = plt.subplots()
+    plot_mjj_sculpting(mjj, s, ax=ax)  # main panel only
     assert ax.get_xlabel() == "$m_{jj}$ [TeV]"
-    fig, ax = plt.subplots()
-    plot_latent({"bkg": rng.normal(size=(300, 4)), "sig": rng.normal(1, 1, (50, 4))}, ax=ax)
-    assert "PC 1" in ax.get_xlabel()
+
+
+def test_feature_grid_uses_registry_labels() -> None:
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(300, len(VH_FEATURES)))
+    groups = {"SM $Zh$": x[:, 0] > 0, "SMEFT": x[:, 0] <= 0}
+    arts = plot_feature_distributions(x, VH_FEATURES, groups, dataset="vh")
+    fig = plt.gcf()
+    labels = [ax.get_xlabel() for ax in fig.axes if ax.get_visible()]
+    assert labels == [feature(n, dataset="vh").axis_label for n in VH_FEATURES]
+    assert "$\\phi_{\\mathrm{CS}}$ [rad]" in labels
+    assert not any(n in labels for n in VH_FEATURES)  # no raw column names
+    assert not any("GeV" in lab for lab in labels if "phi" in lab or "eta" in lab)
+    assert len(arts) == 2 * len(VH_FEATURES)
+    assert len(fig.legends) == 1  # one legend for the grid
+    fig.canvas.draw()  # every label is valid mathtext
     x = rng.normal(size=(200, 3))
-    arts = plot_feature_distributions(
-        x, ["mjj", "tau21", "m_j1"], {"a": x[:, 0] > 0, "b": x[:, 0] <= 0}, units="TeV"
+    plot_feature_distributions(
+        x, ["mjj", "tau21_jmin", "mj_min"], {"a": np.ones(200, bool)}, dataset="lhco", feature_set="community"
     )
     axes = plt.gcf().axes
-    assert axes[0].get_xlabel() == "mjj [TeV]"
-    assert axes[1].get_xlabel() == "tau21"
-    assert len(arts) == 6
+    assert axes[0].get_xlabel() == "$m_{jj}$ [TeV]"
+    assert axes[1].get_xlabel() == r"$\tau_{21}^{j,\mathrm{light}}$"
+    assert axes[0].get_ylabel().endswith("[TeV$^{-1}$]")
+
+
+def test_latent_and_images() -> None:
+    rng = np.random.default_rng(5)
+    _fig, ax = plt.subplots()
+    plot_latent({"bkg": rng.normal(size=(300, 4)), "sig": rng.normal(1, 1, (50, 4))}, ax=ax)
+    assert "PC 1" in ax.get_xlabel()
     arts = plot_mean_images(rng.random((20, 784)), {"a": np.ones(20, bool)})
     assert arts[0].get_array().shape == (28, 28)
-    history = {
-        "pretrain": {"loss": [3, 2, 1.5], "val_loss": [3.1, 2.2, 1.6], "kl": [0.1, 0.5, 0.6]},
-        "finetune": {
-            "bkg_loss": [1.5, 1.6],
-            "val_bkg_loss": [1.6, 1.7],
-            "bkg_kl": [0.6, 0.5],
-            "anom_error": [2, 4],
-            "lambda": [0.75, 1.5],
-        },
-    }
-    fig, grid = plt.subplots(2, 2)
-    arts = plot_training_history(history, axes=list(grid.ravel()))
+
+
+HISTORY = {
+    "pretrain": {
+        "loss": [3, 2, 1.5],
+        "val_loss": [3.1, 2.2, 1.6],
+        "kl": [0.1, 0.5, 0.6],
+        "best_epoch": [2.0],
+    },
+    "finetune": {
+        "epoch": [0.0, 1.0, 2.0],
+        "bkg_loss": [1.5, 1.6, 9.0],
+        "val_bkg_loss": [1.6, 1.7, 9.5],
+        "bkg_kl": [0.6, 0.5, 0.4],
+        "anom_error": [2, 4, 30],
+        "lambda": [0.75, 1.5, 1.5],
+        "stopped_early": [1.0],
+    },
+}
+
+
+def test_training_history_marks_the_restored_epoch() -> None:
+    _fig, grid = plt.subplots(2, 2)
+    plot_training_history(HISTORY, axes=list(grid.ravel()))
     assert grid[1, 1].get_ylabel() == r"$\lambda_{AA}$"
-    assert len(grid[0, 0].lines) == 4 + 1  # four series and the stage boundary
-    plt.close("all")
+    texts = _legend_texts(grid[0, 0])
+    assert "kept (best validation)" in texts
+    assert "guard: restored" in texts
+    assert "diverged" in texts
+    restored = [line for line in grid[0, 0].lines if line.get_linestyle() == "-."]
+    assert restored
+    assert restored[0].get_xdata()[0] == 3 + 1
+    # the guard's own record wins over the inference; -1 = the pretrained state
+    marks = restored_epochs({**HISTORY, "finetune": {**HISTORY["finetune"], "restored_epoch": [-1.0]}})
+    assert marks["finetune_restored"] == -1.0
+    assert marks["finetune_diverged"] == 2.0
+    marks = restored_epochs(
+        {**HISTORY, "finetune": {**HISTORY["finetune"], "guard": {"epoch": 2, "restored_epoch": 0}}}
+    )
+    assert marks["finetune_restored"] == 0.0
+    calm = {**HISTORY, "finetune": {**HISTORY["finetune"], "stopped_early": [0.0]}}
+    assert restored_epochs(calm)["finetune_restored"] is None
+    _fig, grid = plt.subplots(2, 2)
+    plot_training_history({"pretrain": HISTORY["pretrain"]}, axes=list(grid.ravel()))
+    assert not [line for line in grid[0, 0].lines if line.get_linestyle() == "-."]
+
+
+def test_cutflow_plot() -> None:
+    _fig, ax = plt.subplots()
+    plot_cutflow({"all events": 1000, "Z and h candidates": 500, "finite features": 498}, ax=ax)
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        "all events",
+        "Z and h candidates",
+        "finite features",
+    ]
+    assert any("50.0%" in t.get_text() for t in ax.texts)
