@@ -5,26 +5,42 @@ this module the same awkward event model:
 
 - ``leptons``: records ``pt, eta, phi, mass, charge, pdgId`` (electrons and muons);
 - ``jets``: records ``pt, eta, phi, mass, btag`` (btag 1/0; b quarks for LHE);
-- ``weight``: one event weight (1 when the file carries none).
+- ``weight``: one event weight (1 when the file carries none);
+- optional quality fields (``leptons.id``, ``leptons.iso``, ``jets.btag_score``,
+  ``jets.jet_id``) used by the object selection.
 
-Candidates: the Z is the opposite-sign same-flavour lepton pair with mass nearest m_Z; the h
+Objects are first selected with :func:`hep_aa.features.selection.select_objects` (lepton
+ID/isolation, jet pT/η/ID, jet–lepton ΔR cleaning, b-tag working point). Candidates: the Z is the opposite-sign same-flavour lepton pair with mass nearest m_Z; the h
 is the two leading b-tagged jets, or the two leading jets when fewer than two are b-tagged
 (``h_fallback`` = 1). Events without an OSSF pair or with fewer than two jets are dropped
 and counted (``kept`` mask). Features per event (GeV, radians):
 
 ``pt_z, eta_z, pt_h, eta_h, m_bb, m_zh, pt_zh, dphi_zh, dr_bb, dr_ll, cos_theta_cs, phi_cs``
 
-with the lepton (ℓ⁻) Collins–Soper angles in the Z rest frame.
+with the lepton (ℓ⁻) Collins–Soper angles in the Z rest frame. The kinematics use only
+arithmetic, NumPy ufuncs and awkward functions, so :func:`vh_candidates` runs unchanged on
+eager awkward arrays and on dask-awkward collections (coffea's ``mode="dask"``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import awkward as ak
 import numpy as np
 
-__all__ = ["VH_FEATURES", "VHFeatures", "boost", "vh_features"]
+from hep_aa.features.selection import ObjectSelection, select_objects
+
+__all__ = [
+    "CUTFLOW_STEPS",
+    "VH_FEATURES",
+    "VHFeatures",
+    "boost",
+    "collins_soper",
+    "vh_candidates",
+    "vh_features",
+]
 
 M_Z = 91.1876
 VH_FEATURES = (
@@ -43,41 +59,54 @@ VH_FEATURES = (
 )
 
 
+def _boost4(e: Any, px: Any, py: Any, pz: Any, bx: Any, by: Any, bz: Any) -> tuple[Any, Any, Any, Any]:
+    """Boost four-momentum components by the velocity (bx, by, bz), componentwise.
+
+    Only arithmetic and NumPy ufuncs: works on NumPy, awkward and dask-awkward arrays alike.
+    (γ − 1)/β² is written γ²/(γ + 1), which has no 0/0 at β = 0.
+    """
+    b2 = bx * bx + by * by + bz * bz
+    gamma = 1.0 / np.sqrt(1.0 - b2)
+    bp = bx * px + by * py + bz * pz
+    k = gamma * gamma / (gamma + 1.0) * bp + gamma * e
+    return gamma * (e + bp), px + k * bx, py + k * by, pz + k * bz
+
+
 def boost(p: np.ndarray, beta: np.ndarray) -> np.ndarray:
     """Boost (E, px, py, pz) rows of ``p`` by velocities ``beta`` of shape (n, 3)."""
-    b2 = np.sum(beta**2, axis=1)
-    gamma = 1.0 / np.sqrt(1.0 - b2)
-    bp = np.sum(beta * p[:, 1:], axis=1)
-    g2 = np.where(b2 > 0, (gamma - 1.0) / np.where(b2 > 0, b2, 1.0), 0.0)
-    e = gamma * (p[:, 0] + bp)
-    return np.column_stack([e, p[:, 1:] + ((g2 * bp + gamma * p[:, 0])[:, None] * beta)])
+    return np.column_stack(_boost4(p[:, 0], p[:, 1], p[:, 2], p[:, 3], beta[:, 0], beta[:, 1], beta[:, 2]))
 
 
-def _p4(rec: ak.Array) -> np.ndarray:
-    import vector
-
-    vector.register_awkward()
-    v = ak.zip({"pt": rec.pt, "eta": rec.eta, "phi": rec.phi, "mass": rec.mass}, with_name="Momentum4D")
-    return np.column_stack(
-        [ak.to_numpy(v.E), ak.to_numpy(v.px), ak.to_numpy(v.py), ak.to_numpy(v.pz)]
-    ).astype(np.float64)
+def _unit(x: Any, y: Any, z: Any) -> tuple[Any, Any, Any]:
+    n = np.sqrt(x * x + y * y + z * z)
+    return x / n, y / n, z / n
 
 
-def _mass(p: np.ndarray) -> np.ndarray:
-    return np.sqrt(np.clip(p[:, 0] ** 2 - np.sum(p[:, 1:] ** 2, axis=1), 0.0, None))
-
-
-def _pt(p: np.ndarray) -> np.ndarray:
-    return np.hypot(p[:, 1], p[:, 2])
-
-
-def _eta(p: np.ndarray) -> np.ndarray:
-    pt = _pt(p)
-    return np.arcsinh(np.divide(p[:, 3], pt, out=np.zeros_like(pt), where=pt > 0))
-
-
-def _dphi(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return (a - b + np.pi) % (2 * np.pi) - np.pi
+def _collins_soper(lm: tuple[Any, ...], lp: tuple[Any, ...], sqrt_s: float) -> tuple[Any, Any]:
+    """Componentwise Collins–Soper angles; ``lm``, ``lp`` are (E, px, py, pz) tuples."""
+    qe, qx, qy, qz = (a + b for a, b in zip(lm, lp, strict=True))
+    bx, by, bz = -qx / qe, -qy / qe, -qz / qe
+    e_beam = sqrt_s / 2
+    zero = 0.0 * qe
+    _, b1x, b1y, b1z = _boost4(zero + e_beam, zero, zero, zero + e_beam, bx, by, bz)
+    _, b2x, b2y, b2z = _boost4(zero + e_beam, zero, zero, zero - e_beam, bx, by, bz)
+    b1x, b1y, b1z = _unit(b1x, b1y, b1z)
+    b2x, b2y, b2z = _unit(b2x, b2y, b2z)
+    sign = 2.0 * (qz >= 0) - 1.0
+    zx, zy, zz = _unit(b1x - b2x, b1y - b2y, b1z - b2z)
+    zx, zy, zz = sign * zx, sign * zy, sign * zz
+    xx, xy, xz = -(b1x + b2x), -(b1y + b2y), -(b1z + b2z)
+    dot = xx * zx + xy * zy + xz * zz
+    xx, xy, xz = xx - dot * zx, xy - dot * zy, xz - dot * zz
+    norm = np.sqrt(xx * xx + xy * xy + xz * xz)
+    degenerate = norm <= 1e-12  # pair at rest transversely: any x axis ⟂ z will do
+    safe = norm + degenerate
+    xx, xy, xz = xx / safe + degenerate, xy / safe, xz / safe
+    yx, yy, yz = zy * xz - zz * xy, zz * xx - zx * xz, zx * xy - zy * xx
+    _, lx, ly, lz = _boost4(*lm, bx, by, bz)
+    lx, ly, lz = _unit(lx, ly, lz)
+    cos = lx * zx + ly * zy + lz * zz
+    return cos, np.arctan2(lx * yx + ly * yy + lz * yz, lx * xx + ly * xy + lz * xz)
 
 
 def collins_soper(
@@ -85,26 +114,111 @@ def collins_soper(
 ) -> tuple[np.ndarray, np.ndarray]:
     """cos θ and φ of ℓ⁻ in the Collins–Soper frame of the pair (z axis along the bisector of
     the beams in the pair rest frame, oriented along the pair's longitudinal direction)."""
-    q = l_minus + l_plus
-    beta = -q[:, 1:] / q[:, :1]
-    n = len(q)
-    e_beam = sqrt_s / 2
-    b1 = boost(np.tile([e_beam, 0.0, 0.0, e_beam], (n, 1)), beta)[:, 1:]
-    b2 = boost(np.tile([e_beam, 0.0, 0.0, -e_beam], (n, 1)), beta)[:, 1:]
-    b1 /= np.linalg.norm(b1, axis=1, keepdims=True)
-    b2 /= np.linalg.norm(b2, axis=1, keepdims=True)
-    z = b1 - b2
-    z /= np.linalg.norm(z, axis=1, keepdims=True)
-    sign = np.where(q[:, 3] >= 0, 1.0, -1.0)[:, None]
-    z *= sign
-    x = -(b1 + b2)
-    x -= np.sum(x * z, axis=1, keepdims=True) * z
-    norm = np.linalg.norm(x, axis=1, keepdims=True)
-    x = np.divide(x, norm, out=np.tile([1.0, 0.0, 0.0], (n, 1)), where=norm > 1e-12)
-    y = np.cross(z, x)
-    lep = boost(l_minus, beta)[:, 1:]
-    lep /= np.linalg.norm(lep, axis=1, keepdims=True)
-    return np.sum(lep * z, axis=1), np.arctan2(np.sum(lep * y, axis=1), np.sum(lep * x, axis=1))
+    return _collins_soper(tuple(l_minus.T), tuple(l_plus.T), sqrt_s)
+
+
+def _p4(rec: Any) -> tuple[Any, Any, Any, Any]:
+    """(E, px, py, pz) of records with ``pt, eta, phi, mass`` (float64)."""
+    pt = ak.values_astype(rec.pt, np.float64)
+    eta = ak.values_astype(rec.eta, np.float64)
+    phi = ak.values_astype(rec.phi, np.float64)
+    mass = ak.values_astype(rec.mass, np.float64)
+    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
+    return np.sqrt(px * px + py * py + pz * pz + mass * mass), px, py, pz
+
+
+def _add(a: tuple[Any, ...], b: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(x + y for x, y in zip(a, b, strict=True))
+
+
+def _mass(p: tuple[Any, ...]) -> Any:
+    e, px, py, pz = p
+    m2 = e * e - px * px - py * py - pz * pz
+    return np.sqrt(m2 * (m2 > 0))
+
+
+def _pt(p: tuple[Any, ...]) -> Any:
+    return np.hypot(p[1], p[2])
+
+
+def _eta(p: tuple[Any, ...]) -> Any:
+    pt = _pt(p)
+    return np.arcsinh(p[3] / (pt + (pt == 0) * 1e300))  # η = 0 at pT = 0, no 0/0
+
+
+def _phi(p: tuple[Any, ...]) -> Any:
+    return np.arctan2(p[2], p[1])
+
+
+def _dphi(a: Any, b: Any) -> Any:
+    return (a - b + np.pi) % (2 * np.pi) - np.pi
+
+
+#: Cumulative selection steps of :func:`vh_candidates` (keys of its cutflow).
+CUTFLOW_STEPS = ("two selected leptons", "Z candidate (OSSF pair)", "two selected jets")
+
+
+def vh_candidates(events: Any, selection: ObjectSelection | None = None) -> tuple[Any, dict[str, Any]]:
+    """Z and h candidates and their features, aligned with ``events`` (lazy-friendly).
+
+    Parameters
+    ----------
+    events : ak.Array or dask_awkward.Array
+        The common event model (module docstring).
+    selection : ObjectSelection, optional
+        Object selection (:data:`~hep_aa.features.selection.DEFAULT_SELECTION` when None).
+
+    Returns
+    -------
+    features : same array type as ``events``, one record per event
+        Fields :data:`VH_FEATURES`, ``h_fallback`` and ``weight``; None where the event has
+        no Z or no h candidate.
+    steps : dict of str to boolean array
+        :data:`CUTFLOW_STEPS`, cumulative, one entry per event (for cutflows).
+    """
+    events = select_objects(events, selection)
+    leptons = events.leptons
+    pairs = ak.combinations(leptons, 2, fields=["a", "b"])
+    ossf = (abs(pairs.a.pdgId) == abs(pairs.b.pdgId)) & (pairs.a.charge * pairs.b.charge < 0)
+    pairs = pairs[ossf]
+    mll = _mass(_add(_p4(pairs.a), _p4(pairs.b)))
+    best = ak.argmin(abs(mll - M_Z), axis=1, keepdims=True)
+    zpair = ak.firsts(pairs[best])
+    jets = events.jets[ak.argsort(events.jets.pt, axis=1, ascending=False)]
+    bjets = jets[jets.btag > 0.5]
+    use_b = ak.num(bjets, axis=1) >= 2
+    hjets = ak.pad_none(ak.where(use_b, bjets[:, :2], jets[:, :2]), 2, axis=1)
+    two_leptons = ak.num(leptons, axis=1) >= 2
+    has_z = two_leptons & ~ak.is_none(zpair)
+    kept = has_z & (ak.num(jets, axis=1) >= 2)
+    steps = dict(zip(CUTFLOW_STEPS, (two_leptons, has_z, kept), strict=True))
+    zpair = ak.mask(zpair, kept)
+    minus_first = zpair.a.charge < 0
+    pa, pb = _p4(zpair.a), _p4(zpair.b)
+    l_minus = tuple(ak.where(minus_first, a, b) for a, b in zip(pa, pb, strict=True))
+    l_plus = tuple(ak.where(minus_first, b, a) for a, b in zip(pa, pb, strict=True))
+    j1, j2 = _p4(ak.mask(hjets[:, 0], kept)), _p4(ak.mask(hjets[:, 1], kept))
+    z, h = _add(l_minus, l_plus), _add(j1, j2)
+    zh = _add(z, h)
+    cos_cs, phi_cs = _collins_soper(l_minus, l_plus, 13000.0)
+    weight = ak.values_astype(events.weight, np.float64) if "weight" in events.fields else 1.0 + 0.0 * z[0]
+    cols = {
+        "pt_z": _pt(z),
+        "eta_z": _eta(z),
+        "pt_h": _pt(h),
+        "eta_h": _eta(h),
+        "m_bb": _mass(h),
+        "m_zh": _mass(zh),
+        "pt_zh": _pt(zh),
+        "dphi_zh": abs(_dphi(_phi(z), _phi(h))),
+        "dr_bb": np.hypot(_eta(j1) - _eta(j2), _dphi(_phi(j1), _phi(j2))),
+        "dr_ll": np.hypot(_eta(l_minus) - _eta(l_plus), _dphi(_phi(l_minus), _phi(l_plus))),
+        "cos_theta_cs": cos_cs,
+        "phi_cs": phi_cs,
+        "h_fallback": ak.values_astype(~use_b, np.int8),
+        "weight": weight,
+    }
+    return ak.mask(ak.zip(cols), kept), steps
 
 
 @dataclass(frozen=True)
@@ -131,54 +245,16 @@ class VHFeatures:
         return np.column_stack([self.columns[c] for c in VH_FEATURES])
 
 
-def vh_features(events: ak.Array) -> VHFeatures:
-    """Z and h candidates and the features of the module docstring."""
-    leptons = events.leptons
-    pairs = ak.combinations(leptons, 2, fields=["a", "b"])
-    ossf = (abs(pairs.a.pdgId) == abs(pairs.b.pdgId)) & (pairs.a.charge * pairs.b.charge < 0)
-    pairs = pairs[ossf]
-    import vector
+def vh_features(events: ak.Array, selection: ObjectSelection | None = None) -> VHFeatures:
+    """Eager Z and h candidates and the features of the module docstring (NumPy columns).
 
-    vector.register_awkward()
-
-    def v4(r: ak.Array) -> ak.Array:
-        return ak.zip({"pt": r.pt, "eta": r.eta, "phi": r.phi, "mass": r.mass}, with_name="Momentum4D")
-
-    mll = (v4(pairs.a) + v4(pairs.b)).mass
-    best = ak.argmin(abs(mll - M_Z), axis=1, keepdims=True)
-    zpair = ak.firsts(pairs[best])
-    jets = events.jets[ak.argsort(events.jets.pt, axis=1, ascending=False)]
-    bjets = jets[jets.btag > 0.5]
-    use_b = ak.num(bjets) >= 2
-    hjets = ak.where(use_b, bjets[:, :2], jets[:, :2])
-    kept = ak.to_numpy(~ak.is_none(zpair) & (ak.num(jets) >= 2))
-    zpair, hjets, use_b = zpair[kept], hjets[kept], ak.to_numpy(use_b[kept])
-    minus_first = ak.to_numpy(zpair.a.charge < 0)
-    pa, pb = _p4(zpair.a), _p4(zpair.b)
-    l_minus = np.where(minus_first[:, None], pa, pb)
-    l_plus = np.where(minus_first[:, None], pb, pa)
-    j1, j2 = _p4(hjets[:, 0]), _p4(hjets[:, 1])
-    z, h = l_minus + l_plus, j1 + j2
-    zh = z + h
-    phi = lambda p: np.arctan2(p[:, 2], p[:, 1])  # noqa: E731
-    cos_cs, phi_cs = collins_soper(l_minus, l_plus)
-    weight = (
-        ak.to_numpy(events.weight[kept]).astype(np.float64) if "weight" in events.fields else np.ones(len(z))
-    )
+    The same computation as :func:`vh_candidates`, keeping only the events with candidates.
+    """
+    feats, _ = vh_candidates(events, selection)
+    kept = ~ak.to_numpy(ak.is_none(feats))
+    feats = feats[kept]
     cols = {
-        "pt_z": _pt(z),
-        "eta_z": _eta(z),
-        "pt_h": _pt(h),
-        "eta_h": _eta(h),
-        "m_bb": _mass(h),
-        "m_zh": _mass(zh),
-        "pt_zh": _pt(zh),
-        "dphi_zh": np.abs(_dphi(phi(z), phi(h))),
-        "dr_bb": np.hypot(_eta(j1) - _eta(j2), _dphi(phi(j1), phi(j2))),
-        "dr_ll": np.hypot(_eta(l_minus) - _eta(l_plus), _dphi(phi(l_minus), phi(l_plus))),
-        "cos_theta_cs": cos_cs,
-        "phi_cs": phi_cs,
-        "h_fallback": (~use_b).astype(np.int8),
-        "weight": weight,
+        c: np.asarray(ak.to_numpy(feats[c]), dtype=np.int8 if c == "h_fallback" else np.float64)
+        for c in (*VH_FEATURES, "h_fallback", "weight")
     }
     return VHFeatures(cols, kept)
