@@ -178,7 +178,7 @@ def _check_labels(p: Path, values: np.ndarray, first: int, what: str) -> np.ndar
     if bad.any():
         rows = np.flatnonzero(bad)
         raise DataFormatError(
-            f"{p}: {what} holds {values[rows[0]]!r} at event {first + rows[0]} ({int(bad.sum())} bad "
+            f"{p}: {what} holds {float(values[rows[0]]):g} at event {first + rows[0]} ({int(bad.sum())} bad "
             f"value(s), event(s) {_rows(first + rows)}); labels are 0 (background) or 1 (signal)"
         )
     return values.astype(np.int8)

@@ -14,6 +14,7 @@ Both stream with ``uproot.iterate`` (``step_size`` events per chunk) and yield e
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -100,7 +101,7 @@ def _check_values(path: Path, chunk: ak.Array, branches: list[str], first_entry:
         flat = ak.to_numpy(ak.flatten(values, axis=None)).astype(np.float64, copy=False)
         bad = ~np.isfinite(flat)
         what = "NaN/Inf"
-        leaf = branch.split("/")[-1].split(".")[-1].lower()
+        leaf = re.split(r"[._/]", branch)[-1].lower()  # Muon_pt, Electron.PT, MissingET.MET
         if not bad.any() and leaf in ("pt", "et", "met"):
             bad = flat < 0
             what = "negative"
