@@ -281,7 +281,7 @@ def iter_cicids(
     reference: tuple[str, ...] | None = None
     reference_path: Path | None = None
     for path in _files(source):
-        n_rows = 0
+        n_rows = n_lines = 0
         try:
             with pd.read_csv(
                 path,
@@ -293,8 +293,9 @@ def iter_cicids(
                 skip_blank_lines=False,
             ) as reader:
                 for chunk in reader:
-                    first_line = n_rows + 2  # 1-based line numbers, after the header
-                    n_rows += len(chunk)
+                    first_line = n_lines + 2  # 1-based line numbers, after the header
+                    n_lines += len(chunk)
+                    n_rows += int(chunk.notna().any(axis=1).sum())  # blank lines are not flows
                     table = _table(path, chunk, first_line, attempted)
                     if reference is None:
                         reference, reference_path = table.feature_names, path

@@ -79,3 +79,37 @@ def test_table_errors(tmp_path: Path) -> None:
         read_table(tmp_path / "missing.parquet")
     with pytest.raises(ValueError, match="reserved"):
         write_table(tmp_path / "r.parquet", x, ["label", "b"], labels=[0], types="background")
+
+
+def test_check_outputs_refuses_inputs_and_duplicates(tmp_path: Path) -> None:
+    from hep_aa.exceptions import OutputError
+    from hep_aa.io.artifacts import check_outputs
+
+    f = tmp_path / "in.h5"
+    f.write_bytes(b"x")
+    (tmp_path / "link.h5").symlink_to(f)
+    check_outputs({"INPUTS": [f]}, {"--output": tmp_path / "out.parquet"})  # fine
+    for out in (f, tmp_path / "." / "in.h5", tmp_path / "link.h5"):
+        with pytest.raises(OutputError, match="given as both INPUTS and --output"):
+            check_outputs({"INPUTS": [f]}, {"--output": out})
+    with pytest.raises(OutputError, match="given as both --train and --test"):
+        check_outputs({}, {"--train": tmp_path / "x", "--test": tmp_path / "x"})
+
+
+def test_atomic_path_unwritable_target_is_output_error(tmp_path: Path) -> None:
+    from hep_aa.exceptions import OutputError
+
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputError, match=r"not a folder|cannot create"):
+        write_json(tmp_path / "file" / "out.json", {})
+    (tmp_path / "dir").mkdir()
+    with pytest.raises(OutputError, match="is a folder"):
+        write_json(tmp_path / "dir", {})
+
+
+def test_empty_and_bad_label_tables(tmp_path: Path) -> None:
+    with pytest.raises(DataFormatError, match="no rows"):
+        write_table(tmp_path / "e.parquet", np.empty((0, 2)), ["a", "b"], labels=[], types="background")
+    assert not (tmp_path / "e.parquet").exists()
+    with pytest.raises(ValueError, match="labels must be"):
+        write_table(tmp_path / "l.parquet", np.zeros((2, 1)), ["a"], labels=[0, np.nan], types="background")
