@@ -217,3 +217,32 @@ def test_delphes_bad_input(tmp_path: Path) -> None:
     bad.write_bytes(b"not root at all")
     with pytest.raises(DataFormatError, match="not a readable ROOT file"):
         next(iter_delphes_eflow(bad))
+
+
+def test_negative_pt_and_bad_labels_are_errors(tmp_path: Path) -> None:
+    """A negative pT would be dropped as padding and NaN/7 labels cast to 0/7 without a word."""
+    block, _ = _block(6)
+    bad = block.copy()
+    bad[4, 3] = -120.0
+    with LHCOWriter(tmp_path / "neg.h5", 6) as w:
+        w.write(bad, np.zeros(6))
+    with pytest.raises(
+        DataFormatError, match=r"neg\.h5: negative pT in event\(s\) \[4\] \(first in column 3"
+    ):
+        list(iter_lhco(tmp_path / "neg.h5"))
+    for name, labels, value in (("nan", [0, 0, np.nan, 0, 0, 0], "nan"), ("seven", [0, 7, 0, 0, 0, 0], "7")):
+        with LHCOWriter(tmp_path / f"{name}.h5", 6) as w:
+            w.write(block, np.asarray(labels, dtype=float))
+        with pytest.raises(DataFormatError, match=rf"{name}\.h5: label column 2100 holds {value} at event"):
+            list(iter_lhco(tmp_path / f"{name}.h5"))
+    (tmp_path / "k.masterkey").write_text("0\n2\n")
+    with pytest.raises(DataFormatError, match=r"k\.masterkey: masterkey holds 2 at event 1"):
+        read_masterkey(tmp_path / "k.masterkey")
+
+
+def test_event_range_errors(rnd_file: tuple[Path, np.ndarray, np.ndarray]) -> None:
+    path, _, _ = rnd_file
+    with pytest.raises(DataFormatError, match="--stop 2 is before --start 5"):
+        list(iter_lhco(path, start=5, stop=2))
+    with pytest.raises(DataFormatError, match="--start 400 is beyond the file's 40 events"):
+        list(iter_lhco(path, start=400))

@@ -78,3 +78,47 @@ def test_bad_inputs(tmp_path: Path) -> None:
     bad_lhe.write_text("<LesHouchesEvents><event>1 2 3</broken>")
     with pytest.raises(DataFormatError, match="not a readable LHE file"):
         read_lhe(bad_lhe)
+
+
+def test_truncated_lhe_is_an_error_not_fewer_events(tmp_path: Path, shared_data: Path) -> None:
+    """pylhe only warns on a truncated file and returns the events so far; that is an error here."""
+    src = (shared_data / "lhe" / "pylhe-testfile-pythia-8.3.14-weakbosons.lhe").read_bytes()
+    cut = tmp_path / "cut.lhe"
+    cut.write_bytes(src[: int(0.3 * len(src))])
+    with pytest.raises(DataFormatError, match=r"cut\.lhe: LHE file is truncated or malformed \(Parse Error"):
+        read_lhe(cut)
+
+
+def test_nan_and_negative_pt_in_root_name_the_branch(tmp_path: Path) -> None:
+    import uproot
+
+    counts = np.array([2, 2, 2])
+    for name, value, what in (("nan", np.nan, "NaN/Inf"), ("neg", -30.0, "negative")):
+        pt = np.full(6, 40.0, np.float32)
+        pt[3] = value
+        lep = ak.zip(
+            {
+                "pt": ak.unflatten(pt, counts),
+                "eta": ak.unflatten(np.zeros(6, np.float32), counts),
+                "phi": ak.unflatten(np.zeros(6, np.float32), counts),
+                "mass": ak.unflatten(np.zeros(6, np.float32), counts),
+                "charge": ak.unflatten(np.tile([1, -1], 3).astype(np.int32), counts),
+            }
+        )
+        jet = ak.zip(
+            {
+                "pt": ak.unflatten(np.full(6, 50.0, np.float32), counts),
+                "eta": ak.unflatten(np.zeros(6, np.float32), counts),
+                "phi": ak.unflatten(np.zeros(6, np.float32), counts),
+                "mass": ak.unflatten(np.zeros(6, np.float32), counts),
+                "btagDeepFlavB": ak.unflatten(np.ones(6, np.float32), counts),
+            }
+        )
+        data = {"Electron": lep, "Muon": lep, "Jet": jet}
+        path = tmp_path / f"{name}.root"
+        with uproot.recreate(path) as f:
+            f.mktree("Events", {k: v.type for k, v in data.items()}).extend(data)
+        with pytest.raises(
+            DataFormatError, match=rf"{what} value\(s\) in branch 'Electron_pt'.*first at entry 1"
+        ):
+            next(iter_root_events(path))
