@@ -28,11 +28,17 @@ def generate() -> None:
 @click.option("--m-y", default=100.0, show_default=True, help="Y mass [GeV].")
 @click.option(
     "--pthat-min",
-    default=750.0,
+    default=1100.0,
     show_default=True,
-    help="QCD generator cut [GeV]; keep <= 750 to stay unbiased.",
+    help="QCD generator cut [GeV]: 1100 reproduces the real R&D sample; <= 750 is unbiased.",
 )
-@click.option("--smear/--no-smear", default=False, show_default=True, help="Calorimeter-like pT smearing.")
+@click.option(
+    "--detector",
+    default="cms",
+    show_default=True,
+    type=click.Choice(["cms", "none"]),
+    help="Delphes-CMS-card-like fast detector (EFlow objects) or none (truth particles).",
+)
 @click.option(
     "-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output .h5 (LHCO R&D layout)."
 )
@@ -44,11 +50,11 @@ def lhco(
     m_x: float,
     m_y: float,
     pthat_min: float,
-    smear: bool,
+    detector: str,
     output: str,
 ) -> None:
     """LHCO2020-like events (label column: 0 qcd, 1 signal)."""
-    from hep_aa.generate.lhco import Acceptance, generate_lhco
+    from hep_aa.generate.lhco import generate_lhco
 
     with progress_bar(f"generating {process}", n_events) as update:
         result = generate_lhco(
@@ -56,16 +62,21 @@ def lhco(
             process,  # type: ignore[arg-type]
             n_events,
             seed,
-            acceptance=Acceptance(smear=smear),
+            detector=detector,
             progress=update,
             pthat_min=pthat_min,
             m_wprime=m_wprime,
             m_x=m_x,
             m_y=m_y,
         )
+    xsec = (
+        ""
+        if result.sigma_selected_pb is None
+        else f", sigma after selection {result.sigma_selected_pb:.4g} pb"
+    )
     click.echo(
-        f"{output}: {result.n_written} {process} events (selection efficiency {result.efficiency:.4f}, "
-        f"sigma_gen {result.sigma_mb * 1e9:.4g} pb)"
+        f"{output}: {result.n_written} {process} events, detector {detector} "
+        f"(selection efficiency {result.efficiency:.4f}{xsec})"
     )
 
 

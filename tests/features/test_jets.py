@@ -64,18 +64,64 @@ def test_nsubjettiness_real_delphes_matches_bruteforce(shared_data: Path) -> Non
     _assert_matches_bruteforce(ak.flatten(consts, axis=1)[:6])
 
 
-def test_hand_computed_two_particle_jet() -> None:
-    # two particles, pT 3 and 1, separated by 0.4 in eta: one axis = their sum
-    jet = ak.zip(
-        {"pt": [[3.0, 1.0]], "eta": [[0.0, 0.4]], "phi": [[0.0, 0.0]], "mass": [[0.0, 0.0]]},
+def _jet(pts: list[float], etas: list[float]) -> ak.Array:
+    return ak.zip(
+        {"pt": [pts], "eta": [etas], "phi": [[0.0] * len(pts)], "mass": [[0.0] * len(pts)]},
         with_name="Momentum4D",
     )
-    taus = nsubjettiness(jet, 3)
+
+
+def test_hand_computed_two_particle_jet() -> None:
+    # two massless particles, pT 3 and 1, 0.4 apart in eta (= rapidity)
+    jet = _jet([3.0, 1.0], [0.0, 0.4])
+    # exclusive-kT axis = their sum
+    taus = nsubjettiness(jet, 3, axes="kt")
     axis = jet[0, 0] + jet[0, 1]
     dr = [abs(axis.rapidity - 0.0), abs(0.4 - axis.rapidity)]
     assert taus[0, 0] == pytest.approx((3 * dr[0] + 1 * dr[1]) / 4.0, rel=1e-9)
     assert taus[0, 1] == 0.0  # as many axes as constituents
     assert taus[0, 2] == 0.0
+    # one-pass minimisation of the beta = 1 measure: the axis moves to the pT-weighted median,
+    # the harder particle, and tau1 = 1 * 0.4 / 4 (to the contrib's 1e-4 accuracy)
+    taus = nsubjettiness(jet, 3)
+    assert taus[0, 0] == pytest.approx(0.1, abs=1e-4)
+    assert taus[0, 0] < (3 * dr[0] + 1 * dr[1]) / 4.0
+
+
+def test_hand_computed_three_particle_jet() -> None:
+    # pT 3, 1, 1 at eta 0, 0.4, 1.5. tau1: weighted median at eta 0 (3 > 1 + 1), so
+    # tau1 = (1 * 0.4 + 1 * 1.5) / 5 = 0.38. tau2: kT merges the first two (d = 1 * 0.4^2 is the
+    # smallest), the minimisation moves that axis to eta 0 and keeps the other on eta 1.5:
+    # tau2 = 1 * 0.4 / 5 = 0.08
+    jet = _jet([3.0, 1.0, 1.0], [0.0, 0.4, 1.5])
+    taus = nsubjettiness(jet, 3)
+    assert taus[0, 0] == pytest.approx(0.38, abs=2e-4)
+    assert taus[0, 1] == pytest.approx(0.08, abs=2e-4)
+    assert taus[0, 2] == 0.0
+    for n in (1, 2):
+        ref = nsubjettiness_reference(
+            ak.to_numpy(jet[0].px), ak.to_numpy(jet[0].py), ak.to_numpy(jet[0].pz), ak.to_numpy(jet[0].E), n
+        )
+        assert taus[0, n - 1] == pytest.approx(ref, abs=1e-9)
+    with pytest.raises(ValueError, match="unknown N-subjettiness axes"):
+        nsubjettiness(jet, 3, axes="wta")
+
+
+def test_real_lhco_tau21_never_above_one(shared_data: Path) -> None:
+    """The official features never have tau2 > tau1; with minimised axes neither do ours, on
+    every jet of the real R&D file (un-minimised kT axes: 56 of 2000 jets above one)."""
+    from hep_aa.io.lhco import iter_lhco
+
+    parts = ak.concatenate(
+        [c.particles for c in iter_lhco(shared_data / "lhco" / "events_anomalydetection_tiny.h5")]
+    )
+    c = jet_features(parts).columns
+    assert len(c["tau21_j1"]) == 1000
+    assert np.all(c["tau21_j1"] <= 1.0)
+    assert np.all(c["tau21_j2"] <= 1.0)
+    _, consts = cluster_leading_jets(parts[:300])
+    kt = nsubjettiness(ak.flatten(consts, axis=1), 2, axes="kt")
+    assert np.any(kt[:, 1] > kt[:, 0])  # the old axes did exceed one
 
 
 def test_jet_features_and_sets(events: ak.Array) -> None:
