@@ -293,7 +293,7 @@ def plot(inputs: tuple[str, ...], features_path: str | None, config_path: str | 
         name = Path(folder).name
         if "pretrain" in history:
             use_style()
-            fig, grid = plt.subplots(2, 2, figsize=(12, 9), sharex=True)
+            fig, grid = plt.subplots(2, 2, figsize=(12, 9), sharex=True, layout="constrained")
             plot_training_history(history, axes=list(grid.ravel()))
             finish(fig, f"training_{name}")
         if features is not None and hasattr(det, "encode"):

@@ -150,9 +150,9 @@ def _plot_curves(
                     shi,
                     facecolor="none",
                     edgecolor=color,
-                    hatch="////",
+                    hatch="///",
                     linewidth=0,
-                    alpha=0.6,
+                    alpha=0.45,
                 )
             )
             info["stat"] = True
@@ -167,7 +167,7 @@ def _band_legend(info: dict[str, Any], kind: str) -> tuple[list[Any], list[str]]
         handles.append(Patch(facecolor="grey", alpha=0.35, linewidth=0))
         labels.append(f"median and 68% band of {info['n_seeds']} seeds")
     if info["stat"]:
-        handles.append(Patch(facecolor="none", edgecolor="grey", hatch="////", linewidth=0))
+        handles.append(Patch(facecolor="none", edgecolor="grey", hatch="///", linewidth=0))
         labels.append("68% bootstrap band (test statistics)")
     if info["limited"]:
         handles.append(Line2D([], [], color="grey", linestyle=":", linewidth=2))

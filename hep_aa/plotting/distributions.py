@@ -162,8 +162,9 @@ def plot_mjj_sculpting(
     """Background m_jj before and after a score cut at fixed ε_B (mass-sculpting check).
 
     Both histograms have unit area, so a flat ratio means no sculpting. Error bars are the
-    Poisson errors of non-empty bins (none on empty bins); the ratio panel shows the
-    after/before ratio with its binomial error (the selected events are a subset).
+    Poisson errors of non-empty bins (none on empty bins); the ratio panel shows, per bin with
+    background, the fraction passing the cut divided by ε_B, with its 68% Clopper-Pearson
+    interval (the selected events are a subset, so the errors are binomial).
 
     Parameters
     ----------
@@ -212,17 +213,30 @@ def plot_mjj_sculpting(
         ax.set_xlabel(mjj_f.axis_label)
         return artists
     ok = n0 > 0
-    frac = np.where(ok, n1 / np.maximum(n0, 1), np.nan)
-    ratio = frac / eps
-    err = np.sqrt(np.clip(frac * (1 - frac), 0, None) / np.maximum(n0, 1)) / eps
-    err = np.where(n1 > 0, err, np.sqrt(1.0 / np.maximum(n0, 1)) / eps)  # zero passing: 1-event scale
+    # per-bin selection efficiency k/n with its 68% Clopper-Pearson interval, divided by the
+    # overall efficiency: 1 everywhere means no sculpting
+    from scipy.stats import beta
+
+    k, n = n1[ok].astype(np.float64), n0[ok].astype(np.float64)
+    low = np.where(k > 0, beta.ppf(0.16, k, n - k + 1), 0.0)
+    high = np.where(k < n, beta.ppf(0.84, k + 1, n - k), 1.0)
+    ratio = k / n / eps
+    yerr = np.vstack([ratio - low / eps, high / eps - ratio])
     artists.append(
         rax.errorbar(
-            centres[ok], ratio[ok], yerr=err[ok], xerr=np.diff(edges)[ok] / 2, fmt="o", color="C1", ms=4
+            centres[ok],
+            ratio,
+            yerr=yerr,
+            xerr=np.diff(edges)[ok] / 2,
+            fmt="o",
+            color="C1",
+            ms=4,
+            elinewidth=1.2,
         )
     )
     artists.append(rax.axhline(1.0, color="grey", linestyle="--", linewidth=1))
-    rax.set_ylim(0, max(2.0, float(np.nanmax(ratio[ok] + err[ok])) * 1.05) if ok.any() else 2.0)
+    top = float(np.max(high / eps)) if ok.any() else 2.0
+    rax.set_ylim(0, max(2.0, 1.1 * top))
     rax.set_ylabel("Cut / no cut", fontsize=14)
     rax.set_xlabel(mjj_f.axis_label)
     ax.set_xlabel("")
@@ -273,7 +287,9 @@ def plot_feature_distributions(
         Column names (registry keys).
     groups : mapping of label to boolean mask over events
     bins : int, optional
-        Bins per panel; default 2·√n of the smallest group, between 10 and 40.
+        Bins per panel between the 0.5% and 99.5% quantiles (the edge bins hold the under-
+        and overflow); default 2·√n of the smallest group, between 10 and 40. A panel whose
+        highest bin holds more than 40% of a group gets a log y axis.
     dataset, feature_set : str, optional
         Passed to the registry (``mjj`` is GeV per jet pair, TeV in the LHCO community set).
     """
@@ -295,16 +311,20 @@ def plot_feature_distributions(
     for j, (ax, name) in enumerate(zip(axes, names, strict=False)):
         meta = feature(name, dataset=dataset, feature_set=feature_set)
         col = features[:, j]
-        lo, hi = np.quantile(col, [0.002, 0.998])
+        lo, hi = np.quantile(col, [0.005, 0.995])
         edges = np.linspace(lo, hi if hi > lo else lo + 1.0, bins + 1)
+        peak = 0.0  # largest fraction of a group in one bin
         for i, (label, mask) in enumerate(groups.items()):
             if mask.any():
                 counts, _ = np.histogram(np.clip(col[mask], edges[0], edges[-1]), edges, density=True)
+                peak = max(peak, float(np.max(counts * np.diff(edges))))
                 artists.append(
                     hep.histplot(
                         counts, edges, histtype="step", linewidth=1.8, color=f"C{i}", label=label, ax=ax
                     )
                 )
+        if peak > 0.4:  # a tail beyond the bulk (e.g. m_bb of mis-paired jets): log y shows both
+            ax.set_yscale("log")
         ax.set_xlabel(meta.axis_label, fontsize=15)
         ax.set_ylabel(meta.density_label, fontsize=15)
         ax.set_xlim(edges[0], edges[-1])
@@ -377,6 +397,6 @@ def plot_cutflow(steps: Mapping[str, float] | Any, *, ax: Axes | None = None) ->
     ax.minorticks_off()
     ax.set_ylabel("Events")
     ax.set_yscale("log")
-    ax.set_ylim(max(values.min(), 1) * 0.5 if values.size else 1, (values.max() if values.size else 1) * 10)
+    ax.set_ylim(max(values.min(), 1) * 0.5 if values.size else 1, (values.max() if values.size else 1) * 3)
     headroom(ax, 1)
     return [bars]

@@ -35,9 +35,10 @@ def restored_epochs(history: Mapping[str, Any]) -> dict[str, Any]:
         ``pretrain_best``: epoch restored by early stopping (``best_epoch``) or None;
         ``finetune_restored``: fine-tune epoch whose state the divergence guard restored (-1 for
         the pretrained state) or None when the guard did not fire; ``finetune_diverged``: the
-        fine-tune epoch at which the guard fired. Read from ``restored_epoch`` (or a ``guard``
-        record with ``restored_epoch`` / ``epoch``) when the history has it, else inferred from
-        ``stopped_early`` (the guard restores the epoch before the last one recorded).
+        fine-tune epoch at which the guard fired. Read from ``restored_epoch`` and
+        ``guard_epoch`` (as :func:`hep_aa.training.loops.finetune` records them; or a ``guard``
+        record with ``restored_epoch`` / ``epoch``) when the history has them, else inferred
+        from ``stopped_early`` (older models: the epoch before the last one recorded).
     """
     pre = history.get("pretrain", {}) or {}
     fine = history.get("finetune", {}) or {}
@@ -51,6 +52,9 @@ def restored_epochs(history: Mapping[str, Any]) -> dict[str, Any]:
         fired = fired or bool(guard.get("fired", guard.get("stopped_early", False)))
         restored = restored if restored is not None else _scalar(guard.get("restored_epoch"))
         diverged = _scalar(guard.get("epoch", guard.get("diverged_epoch")))
+    guard_epoch = _scalar(fine.get("guard_epoch"))
+    if diverged is None and guard_epoch is not None and guard_epoch >= 0:
+        diverged = guard_epoch
     epochs = fine.get("epoch") or []
     if fired:
         if diverged is None and len(epochs):
@@ -112,7 +116,7 @@ def plot_training_history(
             artists.append(
                 ax.axvline(
                     marks["pretrain_best"],
-                    color="C2",
+                    color="k",
                     linestyle=":",
                     linewidth=1.5,
                     label="kept (best validation)" if k == 0 else None,
@@ -120,10 +124,13 @@ def plot_training_history(
             )
         if marks["finetune_restored"] is not None:
             x_restored = n_pre + marks["finetune_restored"]
-            text = "guard: restored pretrained state" if marks["finetune_restored"] < 0 else "guard: restored"
+            restored = int(marks["finetune_restored"])
+            text = (
+                "guard: restored pretrained state" if restored < 0 else f"guard: restored AA epoch {restored}"
+            )
             artists.append(
                 ax.axvline(
-                    x_restored, color="C3", linestyle="-.", linewidth=1.5, label=text if k == 0 else None
+                    x_restored, color="k", linestyle="-.", linewidth=1.5, label=text if k == 0 else None
                 )
             )
             if k == 0 and marks["finetune_diverged"] is not None and fine.get("val_bkg_loss"):
@@ -131,10 +138,12 @@ def plot_training_history(
                 vals = fine["val_bkg_loss"]
                 if 0 <= i < len(vals) and np.isfinite(vals[i]):
                     artists.append(
-                        ax.plot(n_pre + i, vals[i], "x", color="C3", ms=10, mew=2, label="diverged")[0]
+                        ax.plot(n_pre + i, vals[i], "X", color="k", ms=11, label="guard fired (diverged)")[0]
                     )
         ax.set_ylabel(ylabel)
-        ax.set_xlabel("Epoch")
+        spec = ax.get_subplotspec()
+        if spec is None or spec.is_last_row():
+            ax.set_xlabel("Epoch")
         if ax.get_legend_handles_labels()[1]:
             ax.legend(loc="best", fontsize=10, frameon=False)
     return artists

@@ -233,8 +233,8 @@ def test_training_history_marks_the_restored_epoch() -> None:
     assert grid[1, 1].get_ylabel() == r"$\lambda_{AA}$"
     texts = _legend_texts(grid[0, 0])
     assert "kept (best validation)" in texts
-    assert "guard: restored" in texts
-    assert "diverged" in texts
+    assert "guard: restored AA epoch 1" in texts
+    assert "guard fired (diverged)" in texts
     restored = [line for line in grid[0, 0].lines if line.get_linestyle() == "-."]
     assert restored
     assert restored[0].get_xdata()[0] == 3 + 1
@@ -246,6 +246,15 @@ def test_training_history_marks_the_restored_epoch() -> None:
         {**HISTORY, "finetune": {**HISTORY["finetune"], "guard": {"epoch": 2, "restored_epoch": 0}}}
     )
     assert marks["finetune_restored"] == 0.0
+    # the record hep_aa.training.loops.finetune writes: guard_epoch and restored_epoch
+    recorded = {"stopped_early": [1.0], "guard_epoch": [2.0], "restored_epoch": [0.0]}
+    marks = restored_epochs({**HISTORY, "finetune": {**HISTORY["finetune"], **recorded}})
+    assert marks == {"pretrain_best": 2.0, "finetune_restored": 0.0, "finetune_diverged": 2.0}
+    quiet = {"stopped_early": [0.0], "guard_epoch": [-1.0], "restored_epoch": [2.0]}
+    assert (
+        restored_epochs({**HISTORY, "finetune": {**HISTORY["finetune"], **quiet}})["finetune_restored"]
+        is None
+    )
     calm = {**HISTORY, "finetune": {**HISTORY["finetune"], "stopped_early": [0.0]}}
     assert restored_epochs(calm)["finetune_restored"] is None
     _fig, grid = plt.subplots(2, 2)
