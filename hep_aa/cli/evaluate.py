@@ -13,7 +13,7 @@ import click
 import numpy as np
 
 from hep_aa.config import method_names
-from hep_aa.exceptions import DataFormatError
+from hep_aa.exceptions import DataFormatError, MetricError
 
 log = logging.getLogger(__name__)
 
@@ -127,17 +127,20 @@ def evaluate(scores: tuple[str, ...], config_path: str | None, table_prefix: str
         if seed in per_method[method]:
             raise DataFormatError(f"{path}: a second score table for method {method!r} seed {seed}")
         datasets.add(table.metadata.get("dataset"))
-        per_method[method][seed] = type_metrics(
-            table.features[:, 0],
-            table.labels,
-            table.types,
-            seen_types=table.metadata.get("known_types", []),
-            signal_efficiencies=ev.signal_efficiencies,
-            background_efficiencies=ev.background_efficiencies,
-            n_bootstrap=ev.bootstrap,
-            max_relative_error=ev.sic_max_relative_error,
-            seed=seed,
-        )
+        try:
+            per_method[method][seed] = type_metrics(
+                table.features[:, 0],
+                table.labels,
+                table.types,
+                seen_types=table.metadata.get("known_types", []),
+                signal_efficiencies=ev.signal_efficiencies,
+                background_efficiencies=ev.background_efficiencies,
+                n_bootstrap=ev.bootstrap,
+                max_relative_error=ev.sic_max_relative_error,
+                seed=seed,
+            )
+        except MetricError as exc:  # name the score table at fault
+            raise MetricError(f"{path}: {exc}") from None
     result = {
         "dataset": sorted(d for d in datasets if d)[0] if any(datasets) else None,
         "evaluation": cfg.to_dict()["evaluation"],
