@@ -108,7 +108,8 @@ def figure(real: dict, gen: dict, title: str, path: Path) -> None:
     for i, key in enumerate(keys):
         label, edges = QUANTITIES[key]
         sub = outer[i // ncol, i % ncol].subgridspec(2, 1, height_ratios=[3, 1], hspace=0.05)
-        ax, rax = fig.add_subplot(sub[0]), fig.add_subplot(sub[1])
+        ax = fig.add_subplot(sub[0])
+        rax = fig.add_subplot(sub[1], sharex=ax)
         hr, _ = np.histogram(np.clip(real[key], edges[0], edges[-1]), edges)
         hg, _ = np.histogram(np.clip(gen[key], edges[0], edges[-1]), edges)
         nr, ng = max(hr.sum(), 1), max(hg.sum(), 1)
@@ -135,6 +136,7 @@ def figure(real: dict, gen: dict, title: str, path: Path) -> None:
             ax.set_xscale("log")
             rax.set_xscale("log")
             ax.set_yscale("log")
+        ax.set_xlim(edges[0], edges[-1])
         ax.tick_params(labelbottom=False)
         ax.set_ylabel("fraction")
         ax.set_title(f"KS p = {ks(real[key], gen[key]):.2g}", fontsize=10)

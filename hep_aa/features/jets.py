@@ -143,11 +143,19 @@ def _wrap(phi: np.ndarray) -> np.ndarray:
 
 
 def _assign(
-    y: np.ndarray, phi: np.ndarray, jet: np.ndarray, ay: np.ndarray, aphi: np.ndarray
+    y: np.ndarray, phi: np.ndarray, jet: np.ndarray, ay: np.ndarray, aphi: np.ndarray, wrap: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Nearest axis of each constituent: index, ΔR to it and Δφ (constituent − axis)."""
-    dphi = _wrap(phi[:, None] - aphi[jet])
+    """Nearest axis of each constituent: index, ΔR to it and Δφ (constituent − axis).
+
+    ``wrap=False`` skips the 2π wrapping of Δφ: exact when φ is measured from each jet's own
+    axis and every constituent lies within π/2 of it (see :func:`nsubjettiness`)."""
+    dphi = phi[:, None] - aphi[jet]
+    if wrap:
+        dphi = _wrap(dphi)
     dr2 = (y[:, None] - ay[jet]) ** 2 + dphi**2
+    if ay.shape[1] == 1:
+        j = np.zeros(len(y), dtype=np.intp)
+        return j, np.sqrt(dr2[:, 0]), dphi[:, 0]
     j = np.argmin(dr2, axis=1)
     rows = np.arange(len(j))
     return j, np.sqrt(dr2[rows, j]), dphi[rows, j]
@@ -161,14 +169,21 @@ def _tau_flat(
     ay: np.ndarray,
     aphi: np.ndarray,
     d0: np.ndarray,
+    wrap: bool = True,
 ) -> np.ndarray:
-    _, dr, _ = _assign(y, phi, jet, ay, aphi)
+    _, dr, _ = _assign(y, phi, jet, ay, aphi, wrap)
     num = np.bincount(jet, weights=pt * dr, minlength=len(ay))
     return np.where(d0 > 0, num / np.where(d0 > 0, d0, 1.0), 0.0)
 
 
 def _onepass(
-    y: np.ndarray, phi: np.ndarray, pt: np.ndarray, jet: np.ndarray, ay: np.ndarray, aphi: np.ndarray
+    y: np.ndarray,
+    phi: np.ndarray,
+    pt: np.ndarray,
+    jet: np.ndarray,
+    ay: np.ndarray,
+    aphi: np.ndarray,
+    wrap: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """fastjet-contrib's one-pass minimisation of the β = 1 (pT, ΔR) measure, vectorised over
     jets (``DefaultMeasure::get_one_pass_axes``): repeat {assign each constituent to its
@@ -188,7 +203,7 @@ def _onepass(
         cj = local[jet[sel]]
         cy, cphi, cpt = y[sel], phi[sel], pt[sel]
         oy, ophi = ay[active], aphi[active]
-        j, dr, dphi = _assign(cy, cphi, cj, oy, ophi)
+        j, dr, dphi = _assign(cy, cphi, cj, oy, ophi, wrap)
         w = cpt / np.sqrt(ONEPASS_ACCURACY**2 + dr**2)
         key = cj * n_axes + j
         size = active.size * n_axes
@@ -197,8 +212,10 @@ def _onepass(
         sphi = np.bincount(key, weights=w * (ophi.ravel()[key] + dphi), minlength=size).reshape(-1, n_axes)
         has = sw > 0
         ny = np.where(has, sy / np.where(has, sw, 1.0), oy)
-        nphi = np.where(has, _wrap(sphi / np.where(has, sw, 1.0)), ophi)
-        move = np.sqrt((ny - oy) ** 2 + _wrap(nphi - ophi) ** 2).mean(axis=1)
+        nphi = sphi / np.where(has, sw, 1.0)
+        nphi = np.where(has, _wrap(nphi) if wrap else nphi, ophi)
+        dmove = nphi - ophi
+        move = np.sqrt((ny - oy) ** 2 + (_wrap(dmove) if wrap else dmove) ** 2).mean(axis=1)
         ay[active], aphi[active] = ny, nphi
         still = move > ONEPASS_ACCURACY
         if not still.all():
@@ -250,6 +267,14 @@ def nsubjettiness(
     px, py = ak.to_numpy(flat.px).astype(np.float64), ak.to_numpy(flat.py).astype(np.float64)
     y_all, phi_all, pt_all = _rapidity(e, pz), np.arctan2(py, px), np.hypot(px, py)
     jet_all = np.repeat(np.arange(len(consts)), counts)
+    # measure φ from each jet's own axis: the minimisation then needs no 2π wrapping, exact
+    # as long as every constituent is within π/2 of it (always, for R <= 1 jets)
+    ref = np.arctan2(
+        np.bincount(jet_all, weights=py, minlength=len(consts)),
+        np.bincount(jet_all, weights=px, minlength=len(consts)),
+    )
+    phi_all = _wrap(phi_all - ref[jet_all])
+    wrap = not (phi_all.size == 0 or np.abs(phi_all).max() < np.pi / 2)
     big = np.flatnonzero(counts > n_max)
     big_axes = _exclusive_axes(consts[big], list(range(1, n_max + 1))) if big.size else []
     for n in range(1, n_max + 1):
@@ -264,14 +289,15 @@ def nsubjettiness(
             (~is_big, _exclusive_axes(consts[todo[~is_big]], [n])[0] if (~is_big).any() else None),
         ):
             if ax is not None:
-                ay[rows], aphi[rows] = _rapidity(ax["E"], ax["pz"]), np.arctan2(ax["py"], ax["px"])
+                ay[rows] = _rapidity(ax["E"], ax["pz"])
+                aphi[rows] = _wrap(np.arctan2(ax["py"], ax["px"]) - ref[todo[rows]][:, None])
         local = np.full(len(consts), -1)
         local[todo] = np.arange(todo.size)
         keep = local[jet_all] >= 0
         y, phi, pt, jet = y_all[keep], phi_all[keep], pt_all[keep], local[jet_all[keep]]
         if axes == "onepass_kt":
-            ay, aphi = _onepass(y, phi, pt, jet, ay, aphi)
-        out[todo, n - 1] = _tau_flat(y, phi, pt, jet, ay, aphi, d0[todo])
+            ay, aphi = _onepass(y, phi, pt, jet, ay, aphi, wrap)
+        out[todo, n - 1] = _tau_flat(y, phi, pt, jet, ay, aphi, d0[todo], wrap)
     return out
 
 
