@@ -1,21 +1,34 @@
 # hep_aa workflow: events -> features -> training (each method, each seed) -> scores ->
 # metrics -> plots -> summary.  Run `snakemake --cores 2` on the embedded default
-# (workflows/config.yaml); see README.md for SLURM and the real datasets.
-from snakemake.utils import min_version, validate
+# (workflows/config.yaml) plus your `--configfile` overrides; see README.md for SLURM, the
+# real datasets and the use of this workflow as a Snakemake module.
+import os
+
+from snakemake.utils import min_version
 
 import hep_aa.workflow as W
 
 min_version("8.20")
 
 
-configfile: "workflows/config.yaml"
+# Relative to this file, so the workflow runs from any working directory. As a module
+# (`module hep_aa: ... config: config["hep_aa"]`), Snakemake skips this and the host's
+# nested config is the override.
+DEFAULT_CONFIG = os.path.join(workflow.basedir, "workflows", "config.yaml")
 
 
-validate(config, W.schema_path())
-config = W.resolve(config)
+configfile: DEFAULT_CONFIG
+
+
+# What the rules get is Snakemake's own merged config (default, --configfile, --config),
+# validated (an error names the user's file and key) and default-filled in place. As a
+# module, the host's files are not ours: only the nested config it passes is checked.
+config.update(W.resolve(config, W.own_configfiles(workflow.configfiles, DEFAULT_CONFIG)))
 DATASETS = W.datasets(config)
 METHODS = config["methods"]
 SEEDS = config["seeds"]
+# The conda environments' post-deploy script installs hep_aa from this checkout.
+os.environ.setdefault("HEP_AA_SOURCE", workflow.basedir)
 
 
 localrules:
@@ -26,22 +39,15 @@ localrules:
 
 
 rule resolved_config:
-    input:
-        configfiles=workflow.configfiles,
     output:
         config="results/config.json",
     log:
         "logs/resolved_config.log",
-    benchmark:
-        "results/benchmarks/resolved_config.tsv"
-    threads: 1
-    resources:
-        mem_mb=500,
-        runtime=5,
-    conda:
-        "envs/hep-aa.yaml"
-    shell:
-        "hep-aa config show {input.configfiles} -o {output.config} > {log} 2>&1"
+    params:
+        # a change of any setting (file or --config) changes this and reruns the rule
+        resolved=W.config_json(config),
+    run:
+        W.write_config(config, output.config, log=log[0])
 
 
 include: "workflows/rules/generate.smk"

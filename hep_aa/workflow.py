@@ -18,29 +18,37 @@ Layout under ``results/``::
 from __future__ import annotations
 
 import importlib.resources
+import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
-from hep_aa.config import load_config
+import yaml
+
+from hep_aa.config import load_config, load_schema, validate_config
 
 __all__ = [
     "DATASETS",
     "LHCO_SAMPLES",
     "coffea_fileset",
     "coffea_model",
+    "config_json",
     "datasets",
     "known_types",
     "lhco_chunk_seed",
     "lhco_sample_args",
+    "own_configfiles",
     "resolve",
     "schema_path",
     "split_inputs",
     "targets",
+    "train_env",
     "train_gpus",
     "vh_chunk_seed",
     "vh_feature_args",
     "vh_sample_args",
+    "write_config",
 ]
 
 log = logging.getLogger(__name__)
@@ -59,9 +67,91 @@ def schema_path() -> str:
     return str(importlib.resources.files("hep_aa.config").joinpath("schema.yaml"))
 
 
-def resolve(config: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate a Snakemake ``config`` with hep_aa's loader and return it with defaults filled."""
-    return load_config(dict(config)).to_dict()
+def resolve(config: Mapping[str, Any], configfiles: Iterable[str | Path] = ()) -> dict[str, Any]:
+    """Validate Snakemake's merged ``config`` and return it with every default filled.
+
+    ``config`` is what Snakemake built: the workflow's default file, the user's
+    ``--configfile`` files and ``--config`` values merged in that order, or a host
+    workflow's (nested) config when used as a module. Each of ``configfiles`` is checked
+    first on its own as an override, so an error names the user's file and key; then the
+    merge itself, so the result is exactly what the rules get.
+    """
+    for file in configfiles:
+        load_config(file)
+    data = _coerce_strings(dict(config), load_schema())
+    filled = validate_config(data, source="snakemake config (defaults, --configfile, --config)")
+    return load_config(filled).to_dict()
+
+
+_YAML_TYPES = {"integer": int, "number": (int, float), "boolean": bool, "null": type(None)}
+
+
+def _coerce_strings(data: Any, schema: Mapping[str, Any]) -> Any:
+    """Undo Snakemake's ``--config`` parsing of nested values as strings
+    (``--config 'training={patience: 3}'`` gives ``"3"``): a string where the schema wants a
+    number, boolean or null is read as YAML when that gives the wanted type."""
+    if isinstance(data, Mapping):
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        return {
+            k: _coerce_strings(v, props.get(k, extra if isinstance(extra, Mapping) else {}))
+            for k, v in data.items()
+        }
+    if isinstance(data, list):
+        items = schema.get("items", {})
+        return [_coerce_strings(v, items) for v in data]
+    if not isinstance(data, str):
+        return data
+    types = schema.get("type", [])
+    types = [types] if isinstance(types, str) else list(types)
+    if "string" in types:  # a path: only YAML's null spelled out means "no path"
+        return None if "null" in types and data in ("null", "~") else data
+    if not any(t in _YAML_TYPES for t in types):
+        return data
+    try:
+        value = yaml.safe_load(data)
+    except yaml.YAMLError:
+        return data
+    if isinstance(value, str) and "number" in types:  # YAML 1.1 reads 1e-3 as a string
+        try:
+            value = float(value)
+        except ValueError:
+            return data
+    for t in types:
+        wanted = _YAML_TYPES.get(t)
+        if (
+            wanted is not None
+            and isinstance(value, wanted)
+            and not (t != "boolean" and isinstance(value, bool))
+        ):
+            return value
+    return data
+
+
+def own_configfiles(configfiles: Iterable[str | Path], default: str | Path) -> list[str]:
+    """The config files that are hep_aa configurations: all of ``configfiles`` when the
+    workflow runs on its own (its ``default`` file was loaded), none when it is a module of
+    another workflow (whose files hold the host's configuration)."""
+    files = [str(f) for f in configfiles]
+    if not any(Path(f).resolve() == Path(default).resolve() for f in files if Path(f).is_file()):
+        return []
+    return [f for f in files if Path(f).is_file()]
+
+
+def config_json(config: Mapping[str, Any]) -> str:
+    """The resolved configuration as the JSON text written to ``results/config.json``."""
+    return json.dumps(load_config(dict(config)).to_dict(), indent=2) + "\n"
+
+
+def write_config(config: Mapping[str, Any], path: str | Path, log: str | Path | None = None) -> None:
+    """Write the resolved configuration as JSON (atomically) for the rules that read it, and
+    say so in ``log`` when given."""
+    from hep_aa.io.artifacts import atomic_write
+
+    with atomic_write(path) as fh:
+        fh.write(config_json(config))
+    if log is not None:
+        Path(log).write_text(f"hep_aa: resolved configuration written to {path}\n", encoding="utf-8")
 
 
 def datasets(config: Mapping[str, Any]) -> list[str]:
@@ -96,6 +186,16 @@ def known_types(config: Mapping[str, Any], dataset: str) -> list[str]:
     if dataset == "vh":
         return [VH_TYPES["smeft"]]
     raise ValueError(f"no known anomaly types for dataset {dataset!r}")
+
+
+def train_args(config: Mapping[str, Any], dataset: str) -> str:
+    """``hep-aa train`` options of ``dataset``: its known anomaly types and, where the dataset
+    sets ``gamma_l``, the labelled fraction (else training.n_known_anomalies applies)."""
+    args = [f"--known-type '{t}'" for t in known_types(config, dataset)]
+    gamma = config["datasets"][dataset].get("gamma_l")
+    if gamma is not None:
+        args.append(f"--gamma-l {float(gamma)!r}")
+    return " ".join(args)
 
 
 def split_inputs(config: Mapping[str, Any], dataset: str) -> list[str]:
@@ -186,6 +286,12 @@ def train_gpus(config: Mapping[str, Any]) -> int:
     return 1 if str(config["training"]["device"]).startswith("cuda") else 0
 
 
+def train_env(config: Mapping[str, Any]) -> str:
+    """Conda environment file (under ``envs/``) of the training rule: the CUDA build of torch
+    when the config names a CUDA device, the CPU build otherwise."""
+    return "hep-aa-cuda.yaml" if train_gpus(config) else "hep-aa.yaml"
+
+
 def targets(config: Mapping[str, Any]) -> list[str]:
     """Final outputs of ``rule all``: per dataset metrics, table and plots, and the summary."""
     out = []
@@ -203,13 +309,17 @@ def out_datasets(paths: list[str]) -> set[str]:
     return {p.split("/")[1] for p in paths if p.startswith("results/") and p.count("/") >= 2}
 
 
-def coffea_fileset(config: Mapping[str, Any]) -> str:
-    """``NAME=file,...`` arguments of ``hep-aa coffea-score`` for the generated VH samples."""
-    chunks = range(config["datasets"]["vh"]["chunks"])
-    return " ".join(
-        f"{VH_TYPES[s]}=" + ",".join(f"results/vh/events/{s}_chunk{c}.root" for c in chunks)
-        for s in VH_SAMPLES
-    )
+def coffea_fileset(events: Iterable[str]) -> str:
+    """``NAME=file,...`` arguments of ``hep-aa coffea-score`` for the generated VH chunks
+    ``events`` (``.../{sample}_chunk{i}.root``, as the rule's input gives them, with any
+    module prefix), one dataset per sample named by its anomaly type."""
+    by_sample: dict[str, list[str]] = {s: [] for s in VH_SAMPLES}
+    for path in events:
+        sample = Path(path).name.rsplit("_chunk", 1)[0]
+        if sample not in by_sample:
+            raise ValueError(f"{path}: not a generated VH chunk ({', '.join(VH_SAMPLES)})")
+        by_sample[sample].append(str(path))
+    return " ".join(f"{VH_TYPES[s]}=" + ",".join(files) for s, files in by_sample.items() if files)
 
 
 def coffea_model(config: Mapping[str, Any]) -> str:

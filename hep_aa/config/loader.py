@@ -10,6 +10,7 @@ import copy
 import dataclasses
 import functools
 import importlib.resources
+import math
 import types
 import typing
 from collections.abc import Iterator, Mapping
@@ -35,6 +36,7 @@ __all__ = [
     "VhConfig",
     "load_config",
     "load_schema",
+    "merge_configs",
     "method_names",
     "validate_config",
 ]
@@ -203,8 +205,47 @@ def _defaulting_validator() -> type[jsonschema.protocols.Validator]:
     return jsonschema.validators.extend(base, {"properties": properties_with_defaults})
 
 
-def validate_config(data: Any, *, source: str = "<config>") -> dict[str, Any]:
+def _check_finite(data: Any, source: str, parts: tuple[Any, ...] = ()) -> None:
+    """Reject NaN and ±Inf anywhere (YAML ``.nan``/``.inf`` pass a JSON Schema ``number``)."""
+    if isinstance(data, float) and not math.isfinite(data):
+        raise ConfigError(
+            f"{source}: {_format_path(parts)}: {data!r} is not a finite number; give a finite value"
+        )
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            _check_finite(value, source, (*parts, key))
+    elif isinstance(data, list | tuple):
+        for i, value in enumerate(data):
+            _check_finite(value, source, (*parts, i))
+
+
+def merge_configs(*configs: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge configuration mappings as Snakemake merges ``--configfile`` files.
+
+    Later mappings win; nested mappings are merged key by key, every other value (lists
+    included) is replaced. The inputs are not modified.
+    """
+    out: dict[str, Any] = {}
+    for config in configs:
+        out = _merge_two(out, config)
+    return out
+
+
+def _merge_two(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(dict(base))
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge_two(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def validate_config(data: Any, *, source: str = "<config>", semantics: bool = True) -> dict[str, Any]:
     """Validate ``data`` against the schema and return a default-filled deep copy.
+
+    Every key is optional (a partial file is an override of the defaults), so the same
+    check serves a complete configuration and a ``--configfile`` override.
 
     Parameters
     ----------
@@ -212,18 +253,23 @@ def validate_config(data: Any, *, source: str = "<config>") -> dict[str, Any]:
         The parsed configuration.
     source : str
         Where the data came from (a file name), used in error messages.
+    semantics : bool
+        Also run the checks that relate several keys (signal masses, MNIST classes). Off
+        when validating one override of several, whose merge is checked afterwards.
 
     Raises
     ------
     ConfigError
-        On the first (most relevant) schema violation, naming the dotted JSON path.
+        On the first (most relevant) schema violation, naming the dotted JSON path, or on
+        a NaN/Inf number.
     """
-    if not isinstance(data, dict):
+    if not isinstance(data, Mapping):
         raise ConfigError(
             f"{source}: the configuration must be a mapping at the top level, "
             f"got {type(data).__name__}; start from workflows/config.yaml"
         )
-    instance = copy.deepcopy(data)
+    _check_finite(data, source)
+    instance = copy.deepcopy(dict(data))
     validator = _defaulting_validator()(load_schema())
     errors = list(validator.iter_errors(instance))
     if errors:
@@ -241,7 +287,8 @@ def validate_config(data: Any, *, source: str = "<config>") -> dict[str, Any]:
             hint = "fix the value (allowed values are documented in workflows/config.yaml)"
         more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
         raise ConfigError(f"{source}: {path}: {err.message}; {hint}{more}")
-    _check_semantics(instance, source)
+    if semantics:
+        _check_semantics(instance, source)
     return instance
 
 
@@ -287,13 +334,40 @@ def _build(cls: type, data: Mapping[str, Any]) -> Any:
     return cls(**kwargs)
 
 
-def load_config(source: str | Path | Mapping[str, Any]) -> Config:
-    """Load a configuration file (or mapping), validate it and fill the defaults.
+def _read(source: str | Path | Mapping[str, Any]) -> tuple[Any, str]:
+    if isinstance(source, Mapping):
+        return dict(source), "<config>"
+    path = Path(source)
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{name}: file not found; pass an existing YAML config") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{name}: is a directory; pass a YAML config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{name}: cannot be read ({exc}); pass a UTF-8 YAML file") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{name}: invalid YAML{where}: {problem}") from None
+    return data, name
+
+
+def load_config(*sources: str | Path | Mapping[str, Any]) -> Config:
+    """Load configuration files (or mappings), merge them, validate and fill the defaults.
+
+    Every source is an override of the schema defaults: keys left out (``version``
+    included) take their default. With several sources, later ones win key by key, as
+    Snakemake merges ``--configfile`` files (see :func:`merge_configs`).
 
     Parameters
     ----------
-    source : str, Path or mapping
-        Path of a YAML file, or an already parsed mapping.
+    *sources : str, Path or mapping
+        Paths of YAML files, or already parsed mappings; at least one.
 
     Returns
     -------
@@ -303,26 +377,20 @@ def load_config(source: str | Path | Mapping[str, Any]) -> Config:
     Raises
     ------
     ConfigError
-        If the file is missing, is not valid YAML, or violates the schema.
+        If a file is missing or is not valid YAML, or a source violates the schema (the
+        message names that source and the key), or the merged configuration is
+        inconsistent (for example signal masses that cannot decay).
     """
-    if isinstance(source, Mapping):
-        data: Any = dict(source)
-        name = "<config>"
+    if not sources:
+        raise TypeError("load_config() needs at least one file or mapping")
+    datas, names = [], []
+    for source in sources:
+        data, name = _read(source)
+        validate_config(data, source=name, semantics=len(sources) == 1)
+        datas.append(data)
+        names.append(name)
+    if len(sources) == 1:
+        filled = validate_config(datas[0], source=names[0])
     else:
-        path = Path(source)
-        name = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError(f"{name}: file not found; pass an existing YAML config") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{name}: cannot be read ({exc}); pass a UTF-8 YAML file") from None
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise ConfigError(f"{name}: invalid YAML{where}: {problem}") from None
-    filled = validate_config(data, source=name)
+        filled = validate_config(merge_configs(*datas), source=" + ".join(names))
     return _build(Config, filled)

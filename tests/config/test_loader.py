@@ -94,7 +94,10 @@ def test_to_dict_round_trips() -> None:
         ("version: 1\ntraning: {epochs: 3}\n", "traning", "traning"),
         ("version: 1\ntraining: {epoch: 3}\n", "training.epoch", "epoch"),
         ("version: 2\n", "version", "1"),
-        ("seeds: [0]\n", "<root>", "version"),
+        ("training: {learning_rate: .nan}\n", "training.learning_rate", "nan"),
+        ("evaluation: {signal_efficiencies: [0.2, .inf]}\n", "evaluation.signal_efficiencies[1]", "inf"),
+        ("datasets: {vh: {point: {czz: -.inf}}}\n", "datasets.vh.point.czz", "-inf"),
+        ("plots: {com_energy_tev: .NaN}\n", "plots.com_energy_tev", "nan"),
         ("version: 1\ntraining: {device: gpu0}\n", "training.device", "gpu0"),
         ("version: 1\ndatasets: {vh: {point: {cww: 1.0}}}\n", "datasets.vh.point", "cww"),
     ],
@@ -143,3 +146,65 @@ def test_schema_is_versioned_and_self_valid() -> None:
     jsonschema.Draft202012Validator.check_schema(schema)
     assert schema["properties"]["version"]["const"] == 1
     assert schema["$id"].endswith("v1")
+
+
+def test_override_without_version_is_valid(tmp_path: Path) -> None:
+    """A ``--configfile`` override need not repeat ``version``; it is the default's."""
+    cfg = load_config(_write(tmp_path, "training: {device: cuda, epochs: 4}\n"))
+    assert cfg.version == 1
+    assert cfg.training.device == "cuda"
+    assert cfg.training.epochs == 4
+
+
+def test_override_typo_is_named_not_version(tmp_path: Path) -> None:
+    file = _write(tmp_path, "training: {devise: cuda}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(file)
+    assert str(info.value).startswith(f"{file}: training.devise: ")
+    assert "version" not in str(info.value)
+
+
+def test_several_files_merge_like_snakemake(tmp_path: Path, repo_root: Path) -> None:
+    default = repo_root / "workflows" / "config.yaml"
+    user = tmp_path / "my.yaml"
+    user.write_text("seeds: [5]\ntraining: {device: cuda}\ndatasets: {lhco: {n_signal: 7}}\n")
+    cfg = load_config(default, user)
+    assert cfg.training.device == "cuda"  # the later file wins
+    assert cfg.seeds == (5,)  # lists are replaced, not concatenated
+    assert cfg.datasets.lhco.n_signal == 7
+    assert cfg.datasets.lhco.n_background == load_config(default).datasets.lhco.n_background
+    assert load_config(user, default).training.device == "auto"  # order matters
+
+
+def test_error_in_second_file_names_that_file(tmp_path: Path, repo_root: Path) -> None:
+    user = tmp_path / "my.yaml"
+    user.write_text("model: {latent_dim: 0}\n")
+    with pytest.raises(ConfigError, match=rf"^{user}: model\.latent_dim: "):
+        load_config(repo_root / "workflows" / "config.yaml", user)
+
+
+def test_semantics_checked_on_the_merge(tmp_path: Path) -> None:
+    """One file may raise m_wprime and another m_x: only the merged result must be consistent."""
+    a = tmp_path / "a.yaml"
+    b = tmp_path / "b.yaml"
+    a.write_text("datasets: {lhco: {signal_masses: {m_wprime: 6000}}}\n")
+    b.write_text("datasets: {lhco: {signal_masses: {m_x: 4000}}}\n")
+    assert load_config(a, b).datasets.lhco.signal_masses.m_x == 4000
+    with pytest.raises(ConfigError, match=r"b\.yaml: datasets\.lhco\.signal_masses: m_x \+ m_y"):
+        load_config(b)
+    with pytest.raises(ConfigError, match=r"a\.yaml \+ .*b\.yaml \+ <config>: datasets\.lhco\.signal_masses"):
+        load_config(a, b, {"datasets": {"lhco": {"signal_masses": {"m_wprime": 4050}}}})
+
+
+def test_merge_configs_does_not_mutate() -> None:
+    from hep_aa.config import merge_configs
+
+    base = {"training": {"epochs": 3, "device": "cpu"}, "seeds": [0, 1]}
+    merged = merge_configs(base, {"training": {"epochs": 5}, "seeds": [2]})
+    assert merged == {"training": {"epochs": 5, "device": "cpu"}, "seeds": [2]}
+    assert base == {"training": {"epochs": 3, "device": "cpu"}, "seeds": [0, 1]}
+
+
+def test_load_config_needs_a_source() -> None:
+    with pytest.raises(TypeError):
+        load_config()

@@ -97,7 +97,7 @@ rule coffea_score_vh:
     benchmark:
         "results/benchmarks/vh/coffea_score.tsv"
     params:
-        fileset=W.coffea_fileset(config),
+        fileset=lambda wc, input: W.coffea_fileset(input.events),
     threads: 2
     resources:
         mem_mb=4000,

@@ -15,14 +15,15 @@ rule train:
         method="|".join(METHODS),
         seed=r"\d+",
     params:
-        known=lambda wc: " ".join(f"--known-type '{t}'" for t in W.known_types(config, wc.dataset)),
+        known=lambda wc: W.train_args(config, wc.dataset),
     threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
         gpu=W.train_gpus(config),
     conda:
-        "../../envs/hep-aa.yaml"
+        # CUDA build of torch when training.device names a CUDA device, CPU build otherwise
+        f"../../envs/{W.train_env(config)}"
     shell:
         "hep-aa -v train --features {input.train} {params.known} --method {wildcards.method} "
         "--config {input.config} --seed {wildcards.seed} -o {output.model} > {log} 2>&1"
