@@ -117,12 +117,33 @@ def collins_soper(
     return _collins_soper(tuple(l_minus.T), tuple(l_plus.T), sqrt_s)
 
 
-def _p4(rec: Any) -> tuple[Any, Any, Any, Any]:
-    """(E, px, py, pz) of records with ``pt, eta, phi, mass`` (float64)."""
+def _flat(x: Any) -> Any:
+    """A flat eager awkward array as NumPy (same values, far cheaper arithmetic); typetracer
+    and dask-awkward arrays are returned as they are."""
+    if isinstance(x, ak.Array) and ak.backend(x) == "cpu":
+        return np.asarray(ak.to_numpy(x))
+    return x
+
+
+def _where(cond: Any, a: Any, b: Any) -> Any:
+    return np.where(cond, a, b) if isinstance(a, np.ndarray) else ak.where(cond, a, b)
+
+
+def _p4(rec: Any, dummy_phi: float | None = None) -> tuple[Any, Any, Any, Any]:
+    """(E, px, py, pz) of records with ``pt, eta, phi, mass`` (float64).
+
+    With ``dummy_phi``, missing records (events without a candidate) get finite placeholder
+    kinematics (pT 1 GeV at η 0, φ ``dummy_phi``); the caller masks those events at the end.
+    Flat, non-optional arrays keep every later operation cheap (awkward's option handling
+    costs more than the arithmetic) and free of 0/0 warnings.
+    """
     pt = ak.values_astype(rec.pt, np.float64)
     eta = ak.values_astype(rec.eta, np.float64)
     phi = ak.values_astype(rec.phi, np.float64)
     mass = ak.values_astype(rec.mass, np.float64)
+    if dummy_phi is not None:
+        pt, eta = _flat(ak.fill_none(pt, 1.0)), _flat(ak.fill_none(eta, 0.0))
+        phi, mass = _flat(ak.fill_none(phi, dummy_phi)), _flat(ak.fill_none(mass, 0.0))
     px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
     return np.sqrt(px * px + py * py + pz * pz + mass * mass), px, py, pz
 
@@ -193,11 +214,11 @@ def vh_candidates(events: Any, selection: ObjectSelection | None = None) -> tupl
     kept = has_z & (ak.num(jets, axis=1) >= 2)
     steps = dict(zip(CUTFLOW_STEPS, (two_leptons, has_z, kept), strict=True))
     zpair = ak.mask(zpair, kept)
-    minus_first = zpair.a.charge < 0
-    pa, pb = _p4(zpair.a), _p4(zpair.b)
-    l_minus = tuple(ak.where(minus_first, a, b) for a, b in zip(pa, pb, strict=True))
-    l_plus = tuple(ak.where(minus_first, b, a) for a, b in zip(pa, pb, strict=True))
-    j1, j2 = _p4(ak.mask(hjets[:, 0], kept)), _p4(ak.mask(hjets[:, 1], kept))
+    minus_first = _flat(ak.fill_none(zpair.a.charge < 0, True))
+    pa, pb = _p4(zpair.a, 0.0), _p4(zpair.b, 2.0)
+    l_minus = tuple(_where(minus_first, a, b) for a, b in zip(pa, pb, strict=True))
+    l_plus = tuple(_where(minus_first, b, a) for a, b in zip(pa, pb, strict=True))
+    j1, j2 = _p4(ak.mask(hjets[:, 0], kept), 1.0), _p4(ak.mask(hjets[:, 1], kept), 3.0)
     z, h = _add(l_minus, l_plus), _add(j1, j2)
     zh = _add(z, h)
     cos_cs, phi_cs = _collins_soper(l_minus, l_plus, 13000.0)

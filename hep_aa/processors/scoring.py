@@ -30,7 +30,7 @@ import awkward as ak
 import numpy as np
 
 from hep_aa.exceptions import DataFormatError, ModelError
-from hep_aa.features.higgs import VH_FEATURES, vh_candidates
+from hep_aa.features.higgs import CUTFLOW_STEPS, VH_FEATURES, vh_candidates
 from hep_aa.features.selection import DEFAULT_SELECTION, ObjectSelection
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "score_events",
     "score_features",
     "vh_event_features",
+    "vh_event_table",
 ]
 
 _CACHE: dict[tuple[str, str, tuple[float, ...]], Any] = {}
@@ -250,6 +251,32 @@ def event_model(events: Any, *, selection: ObjectSelection | None = None, weight
     return ak.zip({"leptons": leptons, "jets": jets, "weight": w}, depth_limit=1)
 
 
+def _vh_table(events: Any, selection: ObjectSelection | None, weight: str | None) -> ak.Array:
+    model = event_model(events, selection=selection, weight=weight)
+    feats, steps = vh_candidates(model, selection)
+    cols = {"features": feats, "weight": model.weight}
+    cols.update({f"step{i}": mask for i, mask in enumerate(steps.values())})
+    return ak.zip(cols, depth_limit=1)
+
+
+def vh_event_table(
+    events: Any, *, selection: ObjectSelection | None = None, weight: str | None = None
+) -> Any:
+    """Per event: ``features`` (None = no candidate), ``weight`` and the cutflow masks ``step0..``.
+
+    Under dask the whole chain (event model, selection, features) is one
+    ``dask_awkward.map_partitions`` layer built from awkward operations — the same function
+    the eager path calls — which keeps the task graph and its column optimisation small.
+    """
+    if is_dask(events):
+        import dask_awkward as dak
+
+        return dak.map_partitions(
+            _vh_table, events, selection=selection, weight=weight, label="hep-aa-vh-features"
+        )
+    return _vh_table(events, selection, weight)
+
+
 def vh_event_features(
     events: Any, *, selection: ObjectSelection | None = None, weight: str | None = None
 ) -> tuple[Any, dict[str, Any]]:
@@ -258,7 +285,8 @@ def vh_event_features(
     See :func:`hep_aa.features.higgs.vh_candidates`; the input is NanoEvents instead of the
     common event model.
     """
-    return vh_candidates(event_model(events, selection=selection, weight=weight), selection)
+    table = vh_event_table(events, selection=selection, weight=weight)
+    return table.features, {name: table[f"step{i}"] for i, name in enumerate(CUTFLOW_STEPS)}
 
 
 class _PartitionScorer:

@@ -43,9 +43,9 @@ import numpy as np
 from coffea import processor
 
 from hep_aa.exceptions import ConfigError, ModelError
-from hep_aa.features.higgs import CUTFLOW_STEPS, vh_candidates
+from hep_aa.features.higgs import CUTFLOW_STEPS
 from hep_aa.features.selection import DEFAULT_SELECTION, ObjectSelection
-from hep_aa.processors.scoring import Scorer, check_model, event_model, is_dask, score_features
+from hep_aa.processors.scoring import Scorer, check_model, is_dask, score_features, vh_event_table
 
 __all__ = ["AnomalyScoreProcessor", "score_edges", "training_scores"]
 
@@ -192,7 +192,8 @@ class AnomalyScoreProcessor(processor.ProcessorABC):
         Parameters
         ----------
         events : NanoEvents
-        model : the common event model of ``events`` (``model.weight`` = generator weight)
+        model : per-event record of :func:`~hep_aa.processors.scoring.vh_event_table`
+            (``model.weight`` = generator weight or the ``weight`` branch)
 
         Returns
         -------
@@ -227,8 +228,9 @@ class AnomalyScoreProcessor(processor.ProcessorABC):
         dask = is_dask(events)
         metadata = getattr(events, "metadata", None) or {}
         dataset = metadata.get("dataset", "unknown")
-        model = event_model(events, selection=self.selection, weight=self.weight)
-        feats, steps = vh_candidates(model, self.selection)
+        model = vh_event_table(events, selection=self.selection, weight=self.weight)
+        feats = model.features
+        steps = {name: model[f"step{i}"] for i, name in enumerate(CUTFLOW_STEPS)}
         scores = score_features(feats, self.scorer)
         weights = self.weights(events, model)
         systematics = ["nominal", *sorted(weights.variations)]
