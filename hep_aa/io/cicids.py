@@ -226,26 +226,29 @@ def _table(path: Path, chunk: Any, first_line: int, attempted: str) -> CicidsTab
         raise DataFormatError(
             f"{path}: line {first_line + at} has flow values but no Label; fix or remove that line"
         )
-    labels = np.array([normalise_label(x) if isinstance(x, str) else "" for x in labels_raw], dtype=object)
-    flags |= np.array([lab.lower().endswith(" - attempted") for lab in labels], dtype=bool)
+    # a few distinct labels among up to millions of rows: normalise and map each once
+    raw = np.where(labels_raw.isna().to_numpy(), "", labels_raw.astype(str).to_numpy(dtype=object))
+    distinct, inverse = np.unique(raw, return_inverse=True)
+    normalised = np.array([normalise_label(x) for x in distinct], dtype=object)
+    labels = normalised[inverse]
+    flags |= np.array([lab.lower().endswith(" - attempted") for lab in normalised], dtype=bool)[inverse]
     finite = np.isfinite(values)
     keep = finite.all(axis=1) & ~empty_line
     nonfinite = {names[j]: int(n) for j, n in enumerate((~finite[~empty_line]).sum(axis=0)) if n}
     n_attempted = int((flags & keep).sum())
     if attempted == "drop":
         keep &= ~flags
-    families = np.empty(int(keep.sum()), dtype=object)
-    for k, i in enumerate(np.flatnonzero(keep)):
-        if flags[i]:
-            families[k] = "BENIGN"
-            continue
+    family = np.full(len(distinct), "", dtype=object)
+    for j in np.unique(inverse[keep & ~flags]):
         try:
-            families[k] = family_of(labels[i])
+            family[j] = family_of(normalised[j])
         except DataFormatError:
+            line = first_line + int(np.flatnonzero(keep & ~flags & (inverse == j))[0])
             raise DataFormatError(
-                f"{path}: unknown CICIDS2017 label {labels[i]!r} at line {first_line + i}; known families: "
+                f"{path}: unknown CICIDS2017 label {normalised[j]!r} at line {line}; known families: "
                 f"BENIGN, {', '.join(FAMILIES)}"
             ) from None
+    families = np.where(flags, "BENIGN", family[inverse]).astype(object)[keep]
     n_dropped = int((~(finite.all(axis=1)) | empty_line).sum())
     return CicidsTable(values[keep], names, labels[keep], families, n_dropped, n_attempted, layout, nonfinite)
 
