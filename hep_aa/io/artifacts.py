@@ -366,7 +366,10 @@ def load_model_folder(
     folder = Path(path)
     sidecar, weights = folder / MODEL_SIDECAR, folder / MODEL_WEIGHTS
     if not folder.is_dir():
-        raise ModelError(f"{folder}: no such model folder; pass a folder written by hep-aa train / .save()")
+        raise ModelError(
+            f"{folder}: no {MODEL_SIDECAR} found (no such model folder); pass a folder written by "
+            "hep-aa train / .save()"
+        )
     if not sidecar.is_file():
         raise ModelError(
             f"{folder}: no {MODEL_SIDECAR} found; pass a folder written by hep-aa train / .save()"
@@ -383,7 +386,7 @@ def load_model_folder(
     try:
         header = _safetensors_header(weights)
     except DataFormatError as exc:
-        raise ModelError(f"{exc}; re-train the model") from None
+        raise ModelError(f"cannot restore the weights: {exc}; re-train the model") from None
     stored = (header.get("__metadata__") or {}).get(_SAVE_ID_KEY)
     if stored != meta["save_id"]:
         raise ModelError(
@@ -397,7 +400,7 @@ def load_model_folder(
     try:
         arrays = load_arrays(weights)
     except DataFormatError as exc:
-        raise ModelError(f"{exc}; re-train the model") from None
+        raise ModelError(f"cannot restore the weights: {exc}; re-train the model") from None
     for name, values in arrays.items():
         if values.dtype.kind == "f" and not np.all(np.isfinite(values)):
             raise ModelError(f"{weights}: NaN/Inf in tensor {name!r}; the model is unusable — re-train it")
