@@ -1,9 +1,11 @@
 """Sphinx configuration of the hep_aa documentation.
 
 The tutorial figures are rendered at build time by ``make_figures.py`` (the hep-aa CLI on
-small real or generated samples) into ``_generated/``, so no image is committed. Set
-``HEP_AA_DOCS_FIGURES=skip`` to reuse figures from an earlier build, or ``=full`` for the
-larger samples; ``HEP_AA_DATA`` points at the real samples (default ``../../shared/data``).
+small real or generated samples) into ``_generated/``, so no image is committed.
+``HEP_AA_DOCS_FIGURES`` chooses: ``quick`` (default, a few minutes), ``full`` (larger
+samples), ``skip`` (reuse the figures of an earlier build) or ``none`` (a text-only build
+that checks the pages and the API reference in seconds: CI). ``HEP_AA_DATA`` points at the
+real samples (default ``../../shared/data``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,10 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+
+from docutils import nodes
+from docutils.statemachine import StringList
+from sphinx.util.docutils import SphinxDirective
 
 import hep_aa
 
@@ -33,7 +39,7 @@ extensions = [
 ]
 templates_path = ["_templates"]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build", "_generated/work", "requirements.txt"]
+exclude_patterns = ["_build", "_generated", "requirements.txt"]
 myst_enable_extensions = ["colon_fence", "dollarmath"]
 myst_heading_anchors = 3
 
@@ -51,10 +57,58 @@ html_theme_options = {"show_toc_level": 2, "use_download_button": False}
 html_static_path: list[str] = []
 
 
+FIGURE_MODE = os.environ.get("HEP_AA_DOCS_FIGURES", "quick")
+GENERATED = HERE / "_generated"
+
+
+class GeneratedFigure(SphinxDirective):
+    """``{generated-figure} lhco/roc_known.png`` with the caption as content: a figure rendered
+    by make_figures.py. A missing file is an error, except with ``HEP_AA_DOCS_FIGURES=none``
+    (a text-only build, e.g. CI, where make_figures.py is not run) where a note says so."""
+
+    required_arguments = 1
+    has_content = True
+
+    def run(self) -> list[nodes.Node]:
+        name = self.arguments[0]
+        if not (GENERATED / name).is_file():
+            if FIGURE_MODE == "none":
+                text = f"[Figure {name}: rendered by docs/make_figures.py, not in this text-only build.]"
+                return [nodes.paragraph(text=text, classes=["generated-missing"])]
+            raise self.error(f"{GENERATED / name} was not rendered; run docs/make_figures.py")
+        image = nodes.image(uri=f"/_generated/{name}", alt=" ".join(self.content) or name)
+        self.env.note_dependency(str(GENERATED / name))
+        figure = nodes.figure("", image)
+        if self.content:
+            caption = nodes.caption()
+            text = nodes.paragraph()
+            self.state.nested_parse(self.content, self.content_offset, text)
+            caption += text.children[0].children if text.children else []
+            figure += caption
+        return [figure]
+
+
+class GeneratedTable(SphinxDirective):
+    """``{generated-table} lhco``: the comparison table (table.md) written by make_figures.py."""
+
+    required_arguments = 1
+
+    def run(self) -> list[nodes.Node]:
+        path = GENERATED / self.arguments[0] / "table.md"
+        if not path.is_file():
+            if FIGURE_MODE == "none":
+                return [nodes.paragraph(text=f"[Table {self.arguments[0]}: not in this text-only build.]")]
+            raise self.error(f"{path} was not rendered; run docs/make_figures.py")
+        self.env.note_dependency(str(path))
+        container = nodes.container()
+        self.state.nested_parse(StringList(path.read_text().splitlines(), str(path)), 0, container)
+        return container.children
+
+
 def _figures(_app: object) -> None:
-    mode = os.environ.get("HEP_AA_DOCS_FIGURES", "quick")
-    out = HERE / "_generated"
-    if mode == "skip" and out.is_dir():
+    mode = FIGURE_MODE
+    out = GENERATED
+    if mode == "none" or (mode == "skip" and out.is_dir()):
         return
     cmd = [sys.executable, str(HERE / "make_figures.py"), "-o", str(out)]
     if mode != "full":
@@ -128,5 +182,7 @@ def _skip_inherited_sklearn(
 def setup(app: object) -> None:
     app.connect("autodoc-process-docstring", _plain_docstring, priority=400)  # type: ignore[attr-defined]
     app.connect("autodoc-skip-member", _skip_inherited_sklearn)  # type: ignore[attr-defined]
+    app.add_directive("generated-figure", GeneratedFigure)  # type: ignore[attr-defined]
+    app.add_directive("generated-table", GeneratedTable)  # type: ignore[attr-defined]
     app.connect("builder-inited", _registry_tables)  # type: ignore[attr-defined]
     app.connect("builder-inited", _figures)  # type: ignore[attr-defined]
