@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = [
     "METHODS",
     "AnomalyAwareVAE",
+    "EpochMatchedVAE",
     "IsolationForestDetector",
     "PlainVAE",
     "SupervisedClassifier",
@@ -315,11 +316,13 @@ class AnomalyAwareVAE(_TorchDetector):
         ramp: str = "linear",
         ramp_epochs: int = 10,
         anomaly_error: str = "reconstruction",
-        anomaly_term: str = "linear",
-        margin: float = 3.0,
+        anomaly_term: str = "hinge",
+        margin: float = 6.0,
+        anomaly_weight: str = "balanced",
         synthetic_ratio: float = 0.0,
-        synthetic_enlarge: float = 0.1,
+        synthetic_enlarge: float = 0.0,
         divergence_tolerance: float = 0.5,
+        finetune_select: str = "last",
         mixed_precision: bool = False,
         seed: int = 0,
         device: str = "auto",
@@ -343,9 +346,11 @@ class AnomalyAwareVAE(_TorchDetector):
         self.anomaly_error = anomaly_error
         self.anomaly_term = anomaly_term
         self.margin = margin
+        self.anomaly_weight = anomaly_weight
         self.synthetic_ratio = synthetic_ratio
         self.synthetic_enlarge = synthetic_enlarge
         self.divergence_tolerance = divergence_tolerance
+        self.finetune_select = finetune_select
         self.mixed_precision = mixed_precision
         self.seed = seed
         self.device = device
@@ -395,8 +400,13 @@ class AnomalyAwareVAE(_TorchDetector):
         }
         if self._fine_tunes and len(x_anom):
             self._finetune(train, val, self.scaler_.transform(x_anom))
+        else:
+            self._after_pretrain(train, val)
         self.module_.eval()
         return self
+
+    def _after_pretrain(self, train: np.ndarray, val: np.ndarray) -> None:
+        """Hook after stage 1 when there is no Anomaly Awareness stage (nothing by default)."""
 
     def fine_tune(self, X_bkg: Any, X_anom: Any) -> AnomalyAwareVAE:
         """Stage 2 only, on a fitted (pretrained) model; the scaler is kept.
@@ -443,9 +453,11 @@ class AnomalyAwareVAE(_TorchDetector):
             anomaly_error=self.anomaly_error,  # type: ignore[arg-type]
             anomaly_term=self.anomaly_term,  # type: ignore[arg-type]
             margin=self.margin,
+            anomaly_weight=self.anomaly_weight,  # type: ignore[arg-type]
             synthetic=synth,
             n_synthetic=n_synth,
             divergence_tolerance=self.divergence_tolerance,
+            select=self.finetune_select,  # type: ignore[arg-type]
             generator=self._generator,
             mixed_precision=self.mixed_precision,
         )
@@ -470,19 +482,35 @@ class PlainVAE(AnomalyAwareVAE):
     _fine_tunes: ClassVar[bool] = False
 
 
+class EpochMatchedVAE(AnomalyAwareVAE):
+    """Epoch-matched control of :class:`AnomalyAwareVAE`: the same pretraining, then the
+    fine-tune loop for ``finetune_epochs`` with the same learning rate and seeds on background
+    only (labelled anomalies are ignored). AA minus this control is the effect of the anomaly
+    term alone, at the same training budget."""
+
+    _fine_tunes: ClassVar[bool] = False
+
+    def _after_pretrain(self, train: np.ndarray, val: np.ndarray) -> None:
+        self._finetune(train, val, train[:0])
+
+
 class SyntheticAnomalyClassifier(_TorchDetector):
     """Normal vs (known ∪ uniform synthetic) anomalies classifier, arXiv:2506.13955.
 
-    Synthetic anomalies are drawn uniformly in the min–max box of the scaled normal data,
-    enlarged by ``synthetic_enlarge`` per side, afresh each epoch: ``synthetic_ratio`` per
-    known anomaly (or per normal event when no anomaly is labelled). The two classes are
-    weighted to equal total weight. The score is the logit.
+    As in the authors' code (Lau et al., ``combine_real_synthetic``): the synthetic sample is
+    tied to the training data, ``n' = synthetic_ratio × (n_normal + n_known)`` points drawn
+    uniformly in the min–max box of the scaled normal training data (enlarged by
+    ``synthetic_enlarge`` per side; 0, their default), once (``synthetic_resample=True``
+    draws them afresh each epoch instead). Validation gets one synthetic point per
+    validation event. Known and synthetic anomalies share the anomaly label; the two classes
+    are weighted to equal total weight. The score is the logit.
 
     Parameters
     ----------
     hidden : tuple of int
     scaler : str
     synthetic_ratio, synthetic_enlarge : float
+    synthetic_resample : bool
     batch_size, learning_rate, epochs, patience, validation_fraction
     mixed_precision : bool
     seed : int
@@ -495,7 +523,8 @@ class SyntheticAnomalyClassifier(_TorchDetector):
         hidden: tuple[int, ...] = (64, 32),
         scaler: str = "standard",
         synthetic_ratio: float = 1.0,
-        synthetic_enlarge: float = 0.1,
+        synthetic_enlarge: float = 0.0,
+        synthetic_resample: bool = False,
         batch_size: int = 256,
         learning_rate: float = 1e-3,
         epochs: int = 100,
@@ -509,6 +538,7 @@ class SyntheticAnomalyClassifier(_TorchDetector):
         self.scaler = scaler
         self.synthetic_ratio = synthetic_ratio
         self.synthetic_enlarge = synthetic_enlarge
+        self.synthetic_resample = synthetic_resample
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.epochs = epochs
@@ -529,11 +559,6 @@ class SyntheticAnomalyClassifier(_TorchDetector):
         x_norm, x_anom = _split_y(arr, y)
         if len(x_norm) < 2:
             raise DataFormatError(f"need at least 2 normal (y == 0) events, got {len(x_norm)}")
-        n_synth = round(self.synthetic_ratio * (len(x_anom) if len(x_anom) else len(x_norm)))
-        if len(x_anom) + n_synth == 0:
-            raise DataFormatError(
-                f"{type(self).__name__} needs labelled anomalies (y == 1) or synthetic_ratio > 0; got neither"
-            )
         self.scaler_ = Scaler(self.scaler).fit(x_norm)  # type: ignore[arg-type]
         device = self._device()
         rng = np.random.default_rng(self.seed)
@@ -543,10 +568,15 @@ class SyntheticAnomalyClassifier(_TorchDetector):
             anom_tr, anom_val = self._split(anom, self.validation_fraction, rng)
         else:
             anom_tr, anom_val = anom, anom
+        n_synth_tr = round(self.synthetic_ratio * (len(norm_tr) + len(anom_tr)))
+        n_synth_val = round(self.synthetic_ratio * len(norm_val))
+        if len(anom_tr) + n_synth_tr == 0:
+            raise DataFormatError(
+                f"{type(self).__name__} needs labelled anomalies (y == 1) or synthetic_ratio > 0; got neither"
+            )
+        self.n_synthetic_ = n_synth_tr
         gen = torch.Generator().manual_seed(self.seed)
         low, high = synthetic_box(norm_tr, self.synthetic_enlarge)
-        n_synth_tr = n_synth - round(self.validation_fraction * n_synth)
-        n_synth_val = n_synth - n_synth_tr
 
         def assemble(pos: list[torch.Tensor], neg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             x_pos = torch.cat(pos) if pos else neg[:0]
@@ -581,7 +611,7 @@ class SyntheticAnomalyClassifier(_TorchDetector):
                 learning_rate=self.learning_rate,
                 patience=self.patience,
                 generator=gen,
-                resample=resample if n_synth_tr else None,
+                resample=resample if n_synth_tr and self.synthetic_resample else None,
                 mixed_precision=self.mixed_precision,
             )
         }
@@ -689,6 +719,7 @@ class IsolationForestDetector(_Detector):
 #: Method names of the CLI and workflow, mapped to detector classes and fixed options.
 METHODS: dict[str, tuple[type[_Detector], dict[str, Any]]] = {
     "vae": (PlainVAE, {}),
+    "vae-matched": (EpochMatchedVAE, {"synthetic_ratio": 0.0}),
     "aa-vae": (AnomalyAwareVAE, {"synthetic_ratio": 0.0}),
     "aa-vae-synth": (AnomalyAwareVAE, {}),
     "synth-classifier": (SyntheticAnomalyClassifier, {}),

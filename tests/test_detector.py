@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ from hep_aa.config import load_config, method_names
 from hep_aa.detector import (
     METHODS,
     AnomalyAwareVAE,
+    EpochMatchedVAE,
     IsolationForestDetector,
     PlainVAE,
     SupervisedClassifier,
@@ -106,38 +106,111 @@ def test_aa_raises_error_of_training_anomalies(xy: tuple[np.ndarray, np.ndarray]
     assert errors[1] > 2.0 * pretrained
 
 
-def test_aa_improves_unseen_anomaly_auc(ring_toy: dict[str, np.ndarray]) -> None:
-    """The claim on a fixed-seed toy: known anomalies inside the ring (upper half) teach the
-    VAE to stop reconstructing the ring's interior, which helps the unseen lower half.
+MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
-    Measured (seed 2, 60 epochs, lambda_max 1.5): plain VAE unseen AUC 0.735, AA-VAE 0.991.
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (MNIST / "t10k-images-idx3-ubyte.gz").is_file(), reason="real MNIST not available")
+def test_aa_improves_unseen_anomaly_auc_on_real_mnist() -> None:
+    """The claim on real data, at the defaults, against the epoch-matched control.
+
+    One-vs-rest on the real MNIST t10k (split 50/50, seed 0): normal digit 4, known digit 5 at
+    γ_l = 0.05 (26 images), unseen = the other eight digits. Measured
+    (benchmarks/one_vs_rest.py, seed 0): epoch-matched plain VAE 0.915, AA-VAE 0.972.
     """
-    x = np.vstack([ring_toy["background"], ring_toy["known"][:200]])
-    y = np.r_[np.zeros(len(ring_toy["background"])), np.ones(200)]
-    kw = {"epochs": 60, "device": "cpu", "seed": 2}
-    plain = PlainVAE(**kw).fit(x, y)
-    with warnings.catch_warnings():
-        # lambda_max = 1.5 > 1 makes the anomaly term unbounded; the divergence guard ending the
-        # fine-tune (with a warning) is part of the method here
-        warnings.simplefilter("ignore", TrainingDivergenceWarning)
-        aware = AnomalyAwareVAE(**kw).fit(x, y)
-    test_bkg, unseen = ring_toy["test_background"], ring_toy["unseen"]
-    auc_plain = auc_from_scores(plain.decision_function(test_bkg), plain.decision_function(unseen))
-    auc_aware = auc_from_scores(aware.decision_function(test_bkg), aware.decision_function(unseen))
-    assert auc_aware > auc_plain + 0.1
-    assert auc_aware > 0.95
+    from hep_aa.io.mnist import read_idx_images, read_idx_labels
+
+    x = read_idx_images(MNIST / "t10k-images-idx3-ubyte.gz")
+    labels = read_idx_labels(MNIST / "t10k-labels-idx1-ubyte.gz")
+    rng = np.random.default_rng(0)
+    train = np.zeros(len(labels), dtype=bool)
+    for c in range(10):
+        idx = np.flatnonzero(labels == c)
+        train[rng.permutation(idx)[: len(idx) // 2]] = True
+    normal, known_pool = x[train & (labels == 4)], x[train & (labels == 5)]
+    known = known_pool[np.random.default_rng(45).choice(len(known_pool), 26, replace=False)]
+    xs, ys = np.vstack([normal, known]), np.r_[np.zeros(len(normal)), np.ones(len(known))]
+    hints = {"scaler": "none", "decoder": "bernoulli", "hidden": (512, 256), "latent_dim": 20}
+    kw = {**hints, "batch_size": 64, "epochs": 200, "patience": 20, "device": "cpu", "seed": 0}
+    test = ~train
+    unseen = test & (labels != 4) & (labels != 5)
+
+    def auc(det: AnomalyAwareVAE) -> float:
+        s = det.decision_function(x)
+        return auc_from_scores(s[test & (labels == 4)], s[unseen])
+
+    matched = auc(EpochMatchedVAE(**kw).fit(xs, ys))
+    aware = auc(AnomalyAwareVAE(**kw).fit(xs, ys))
+    assert aware > matched + 0.03
 
 
-def test_divergence_guard_warns_and_restores(xy: tuple[np.ndarray, np.ndarray]) -> None:
-    det = AnomalyAwareVAE(**FAST, lambda_max=6.0, ramp_epochs=2, divergence_tolerance=0.2, seed=1)
-    with pytest.warns(TrainingDivergenceWarning, match="diverged"):
+def test_defaults_do_not_trip_the_guard_and_raise_known_separation(xy: tuple[np.ndarray, np.ndarray]) -> None:
+    """Defaults (bounded hinge term): no TrainingDivergenceWarning (warnings are errors in the
+    test suite), the background validation loss stays inside the tolerance, and the known
+    anomalies reconstruct worse than after the epoch-matched background-only fine-tune
+    (measured, seed 2: mean E 0.68 vs 0.44)."""
+    x, y = xy
+    det = AnomalyAwareVAE(**FAST, seed=2).fit(x, y)
+    fine = det.history_["finetune"]
+    assert fine["stopped_early"] == [0.0]
+    assert fine["guard_epoch"] == [-1.0]
+    assert fine["restored_epoch"] == [float(FAST["finetune_epochs"] - 1)]
+    assert max(fine["val_bkg_loss"]) < 1.5 * fine["val_bkg_loss_pretrained"][0]
+    control = EpochMatchedVAE(**FAST, seed=2).fit(x, y)
+    assert det.decision_function(x[y == 1]).mean() > 1.3 * control.decision_function(x[y == 1]).mean()
+
+
+def test_divergence_guard_restores_best_not_last_state(xy: tuple[np.ndarray, np.ndarray]) -> None:
+    """The paper's linear term with a large λ diverges; the guard restores the epoch with the
+    lowest background validation loss among those that separate the known anomalies better
+    than the pretrained model — not the epoch before the divergence — and records it."""
+    det = AnomalyAwareVAE(
+        **FAST, anomaly_term="linear", lambda_max=6.0, ramp_epochs=4, divergence_tolerance=0.2, seed=1
+    )
+    with pytest.warns(TrainingDivergenceWarning, match="restored the best state, epoch"):
         det.fit(*xy)
     fine = det.history_["finetune"]
+    tripped = int(fine["guard_epoch"][0])
     assert fine["stopped_early"] == [1.0]
-    assert len(fine["epoch"]) < FAST["finetune_epochs"]
-    # the restored state passed the guard
-    assert fine["val_bkg_loss"][-1] > 1.2 * fine["val_bkg_loss_pretrained"][0]
-    assert np.all(np.isfinite(det.decision_function(xy[0])))
+    assert tripped == len(fine["epoch"]) - 1 < FAST["finetune_epochs"] - 1
+    val, auc = np.array(fine["val_bkg_loss"][:tripped]), np.array(fine["val_auc_known"][:tripped])
+    eligible = np.flatnonzero(auc > fine["val_auc_known_pretrained"][0])
+    assert len(eligible) >= 2
+    best = int(eligible[np.argmin(val[eligible])])
+    assert fine["restored_epoch"] == [float(best)]
+    assert best < tripped - 1  # this fixed-seed run: the best state is not the last good one
+    # the model holds that state: its background validation loss is the one recorded then
+    x, y = xy
+    from hep_aa.training.loops import _evaluate
+
+    _train, val_x = det._split(
+        det.scaler_.transform(x[y == 0]), det.validation_fraction, np.random.default_rng(1)
+    )
+    now = float(_evaluate(det.module_, torch.from_numpy(val_x.astype(np.float32)))[0].mean())
+    assert now == pytest.approx(fine["val_bkg_loss"][best], rel=1e-5)
+
+
+def test_epoch_matched_control_trains_background_only(xy: tuple[np.ndarray, np.ndarray]) -> None:
+    x, y = xy
+    matched = EpochMatchedVAE(**FAST, seed=3).fit(x, y)
+    fine = matched.history_["finetune"]
+    assert len(fine["epoch"]) == FAST["finetune_epochs"]
+    assert np.all(np.array(fine["anom_error"]) == 0.0)
+    # labelled anomalies are ignored: same model with or without them
+    alone = EpochMatchedVAE(**FAST, seed=3).fit(x[y == 0])
+    np.testing.assert_array_equal(matched.decision_function(x[:50]), alone.decision_function(x[:50]))
+    # same pretraining as AA: the only difference is the anomaly term
+    aware = AnomalyAwareVAE(**FAST, seed=3).fit(x, y)
+    assert aware.history_["pretrain"] == matched.history_["pretrain"]
+
+
+def test_synthetic_sample_is_tied_to_the_training_data(xy: tuple[np.ndarray, np.ndarray]) -> None:
+    """Lau et al.: n' = synthetic_ratio × (n_normal + n_known) uniform points in the min–max box."""
+    x, y = xy
+    det = SyntheticAnomalyClassifier(epochs=2, device="cpu", seed=0, synthetic_ratio=1.0)
+    det.fit(x, y)
+    n0, n1 = int((y == 0).sum()), int((y == 1).sum())
+    assert det.n_synthetic_ == (n0 - round(0.2 * n0)) + (n1 - round(0.2 * n1))
 
 
 def test_fine_tune_method_on_pretrained(xy: tuple[np.ndarray, np.ndarray]) -> None:
@@ -246,7 +319,15 @@ def test_make_detector_from_config() -> None:
     assert (aa.latent_dim, aa.lambda_max, aa.epochs, aa.seed, aa.synthetic_ratio) == (3, 0.8, 4, 7, 0.0)
     assert make_detector("aa-vae-synth", cfg).synthetic_ratio == 1.0
     assert isinstance(make_detector("iforest", cfg), IsolationForestDetector)
-    assert set(METHODS) == {"vae", "aa-vae", "aa-vae-synth", "synth-classifier", "iforest", "supervised"}
+    assert set(METHODS) == {
+        "vae",
+        "vae-matched",
+        "aa-vae",
+        "aa-vae-synth",
+        "synth-classifier",
+        "iforest",
+        "supervised",
+    }
     assert list(METHODS) == method_names()  # the CLI and tables take the list from the schema
     with pytest.raises(ModelError, match="unknown method"):
         make_detector("svm")

@@ -196,7 +196,9 @@ def mnist(
     """Image table (784 pixel columns in [0, 1], parquet) for an MNIST Anomaly Awareness protocol.
 
     paper: normal = every digit, known anomaly = --known-images (type "known-images" named
-    after the file) or the synthetic --known-kind, unseen = the other synthetic kinds.
+    after the file) or the synthetic --known-kind, unseen = the synthetic kinds, built from a
+    pool of min(--n-per-kind, half) digits held out of the table (never background, so never
+    trained on).
     one-vs-rest: normal = --normal-class, known = --known-class, unseen = each other digit.
     """
     from hep_aa.features.images import SYNTHETIC_KINDS, synthetic_images
@@ -224,8 +226,12 @@ def mnist(
             else:
                 parts.append((sel, 1, f"digit-{digit}" + (" (known)" if digit == known_class else "")))
     else:
-        parts.append((x, 0, "background"))
-        pool = x[rng.choice(len(x), min(len(x), n_per_kind), replace=False)]
+        # The unseen kinds are built from held-out digits: a pool reserved here and never
+        # written as background, so no synthetic anomaly derives from a training digit.
+        reserved = np.zeros(len(x), dtype=bool)
+        reserved[rng.choice(len(x), min(len(x) // 2, n_per_kind), replace=False)] = True
+        pool = x[reserved]
+        parts.append((x[~reserved], 0, "background"))
         if known_images:
             known = read_idx_images(known_images)
             if known.shape[1] != 784:
@@ -256,7 +262,17 @@ def mnist(
             )
             if known_images
             else (f"digit-{known_class} (known)" if protocol == "one-vs-rest" else known_kind),
-            "model_hints": {"scaler": "none", "decoder": "bernoulli", "hidden": [400], "latent_dim": 20},
+            # Bernoulli decoder on pixels in [0, 1]; two hidden layers instead of the paper's one
+            # (README "Method and deviations": unseen-class AUROC 0.939 -> 0.951 on MNIST)
+            "model_hints": {
+                "scaler": "none",
+                "decoder": "bernoulli",
+                "hidden": [512, 256],
+                "latent_dim": 20,
+                "batch_size": 64,
+                "epochs": 200,
+                "patience": 20,
+            },
         },
     )
     click.echo(f"{output}: {len(feats)} images ({', '.join(sorted(set(types)))})")

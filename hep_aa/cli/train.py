@@ -47,6 +47,12 @@ METHOD_NAMES = method_names()
     help="Number of known anomalies to use (default: training.n_known_anomalies).",
 )
 @click.option(
+    "--gamma-l",
+    type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True),
+    help="Known anomalies as a fraction of the training set (Deep SAD's gamma_l): "
+    "n_known = gamma_l / (1 - gamma_l) x n_background; instead of --n-known.",
+)
+@click.option(
     "-o", "--output", required=True, type=click.Path(file_okay=False), help="Model folder to write."
 )
 def train(
@@ -57,6 +63,7 @@ def train(
     config_path: str | None,
     seed: int,
     n_known: int | None,
+    gamma_l: float | None,
     output: str,
 ) -> None:
     """Train a detector (METHOD) and save it as safetensors + JSON in OUTPUT."""
@@ -81,7 +88,12 @@ def train(
     if known_type:
         mask &= np.isin(source.types, list(known_type))
     known = source.features[mask]
-    wanted = n_known if n_known is not None else cfg.training.n_known_anomalies
+    if n_known is not None and gamma_l is not None:
+        raise click.UsageError("give --n-known or --gamma-l, not both")
+    if gamma_l is not None:
+        wanted = max(1, round(gamma_l / (1.0 - gamma_l) * len(background)))
+    else:
+        wanted = n_known if n_known is not None else cfg.training.n_known_anomalies
     rng = np.random.default_rng(seed)
     if len(known) > wanted:
         known = known[rng.choice(len(known), wanted, replace=False)]

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 History = dict[str, list[float]]
 AnomalyError = Literal["reconstruction", "elbo"]
 AnomalyTerm = Literal["linear", "hinge", "log"]
+AnomalyWeight = Literal["balanced", "count"]
 
 
 class TrainingDivergenceWarning(UserWarning):
@@ -240,11 +241,14 @@ def finetune(
     ramp: Literal["linear", "cosine", "constant"] = "linear",
     ramp_epochs: int = 10,
     anomaly_error: AnomalyError = "reconstruction",
-    anomaly_term: AnomalyTerm = "linear",
-    margin: float = 10.0,
+    anomaly_term: AnomalyTerm = "hinge",
+    margin: float = 3.0,
+    anomaly_weight: AnomalyWeight = "balanced",
     synthetic: Callable[[int], torch.Tensor] | None = None,
     n_synthetic: int = 0,
     divergence_tolerance: float = 0.5,
+    select: Literal["last", "min-bkg"] = "last",
+    select_tolerance: float = 0.01,
     generator: torch.Generator,
     mixed_precision: bool = False,
 ) -> History:
@@ -257,7 +261,8 @@ def finetune(
     x_bkg, x_val : Tensor of shape (n, n_features)
         Background for training and for validation (the divergence guard).
     x_anom : Tensor of shape (n_anomalies, n_features)
-        Labelled (known) anomalies.
+        Labelled (known) anomalies. With zero anomalies (and no synthetic ones) the loop
+        trains on background only: the epoch-matched control of the same fine-tune.
     lambda_max, ramp, ramp_epochs
         λ_AA schedule, see :func:`~hep_aa.training.schedules.lambda_schedule`; ``ramp_epochs``
         is capped at ``epochs`` so that λ_max is always reached.
@@ -266,30 +271,41 @@ def finetune(
     margin : float
         Hinge margin in units of the median background E(x) of the pretrained model
         (validation set), so that it does not depend on the number or scale of features.
+    anomaly_weight : {"balanced", "count"}
+        ``balanced``: the anomaly term is the mean over the anomaly batch, weighted as much
+        as the background mean (a few dozen anomalies are not swamped by thousands of
+        background events); ``count``: every event weighs the same, as in one mixed
+        training set (the anomaly mean is scaled by n_anomalies / n_background).
     synthetic : callable, optional
         ``synthetic(n)`` returns ``n`` synthetic anomalies on the device; drawn afresh each
         epoch and added to the anomaly side (the AA + synthetic extension).
     n_synthetic : int
         Synthetic anomalies per epoch.
     divergence_tolerance : float
-        Fine-tuning stops, restores the last good state and warns
-        (:class:`TrainingDivergenceWarning`) when the background validation loss is NaN or
-        exceeds ``(1 + tolerance)`` × its pretrained value.
+        The guard: when the background validation loss is NaN or exceeds ``(1 + tolerance)``
+        × its pretrained value, fine-tuning stops, warns
+        (:class:`TrainingDivergenceWarning`) and restores the best state seen: the epoch
+        with the lowest background validation loss among those whose known-anomaly
+        separation (``val_auc_known``) beats the pretrained model's, else the pretrained
+        state itself.
 
     Returns
     -------
     dict of lists
         Per epoch: ``epoch, lambda, bkg_loss, bkg_kl, anom_error, val_bkg_loss,
         val_auc_known`` (AUC of E(x) for validation background vs the known anomalies — a
-        monitor, not an unbiased metric); ``val_bkg_loss_pretrained`` (one entry) and
-        ``stopped_early`` (1.0 when the guard fired).
+        monitor, not an unbiased metric). One entry each: ``val_bkg_loss_pretrained``,
+        ``val_auc_known_pretrained``, ``hinge_margin``, ``stopped_early`` (1.0 when the
+        guard fired), ``guard_epoch`` (the epoch at which it fired, −1 if not) and
+        ``restored_epoch`` (the epoch whose state the model holds; −1 = the pretrained state).
     """
-    if len(x_anom) == 0:
-        raise ValueError("finetune needs at least one anomaly")
+    control = len(x_anom) == 0 and (synthetic is None or n_synthetic == 0)
     device = x_bkg.device
     opt = _adam(model.parameters(), learning_rate)
     noise = _device_generator(generator, device)
-    ref = float(_evaluate(model, x_val)[0].mean())
+    ref_total, ref_recon = _evaluate(model, x_val)
+    ref = float(ref_total.mean())
+    ref_auc = _known_auc(model, ref_total, ref_recon, x_anom, anomaly_error) if len(x_anom) else math.nan
     # The hinge margin is relative: m × the median background E(x) of the pretrained model,
     # with z sampled as in the training objective it bounds.
     sampled_total, sampled_recon = _evaluate(model, x_val, generator=noise)
@@ -305,10 +321,14 @@ def finetune(
         "val_bkg_loss": [],
         "val_auc_known": [],
         "val_bkg_loss_pretrained": [ref],
+        "val_auc_known_pretrained": [ref_auc],
         "hinge_margin": [margin_abs],
         "stopped_early": [0.0],
+        "guard_epoch": [-1.0],
+        "restored_epoch": [-1.0],
     }
-    good_state = copy.deepcopy(model.state_dict())
+    best = _BestState(model)  # the pretrained state until an epoch beats it
+    selector = _Selector(select_tolerance)
     model.train()
     # λ must reach λ_max within the fine-tune: while λ < 1 the anomaly term still pulls E(x) down
     ramp_epochs = min(ramp_epochs, epochs)
@@ -317,31 +337,35 @@ def finetune(
         anomalies = (
             x_anom if synthetic is None or n_synthetic == 0 else torch.cat([x_anom, synthetic(n_synthetic)])
         )
+        w_anom = 1.0 if anomaly_weight == "balanced" else len(anomalies) / len(x_bkg)
         n_a = min(batch_size, len(anomalies))
         sums = torch.zeros(3, device=device)
         n_steps = 0
         for idx in _batches(len(x_bkg), batch_size, generator, device):
             xb = x_bkg[idx]
-            xa = anomalies[torch.randint(0, len(anomalies), (n_a,), generator=generator).to(device)]
             with _autocast(device, mixed_precision):
                 lb = model.loss(xb, model(xb, generator=noise))
-                la = model.loss(xa, model(xa, generator=noise))
-                obj_a = anomaly_objective(la, lam, error=anomaly_error, term=anomaly_term, margin=margin_abs)
-                total = lb.total.mean() + obj_a.mean()
+                total = lb.total.mean()
+                if not control:
+                    pick = torch.randint(0, len(anomalies), (n_a,), generator=generator)
+                    xa = anomalies[pick.to(device, non_blocking=True)]
+                    la = model.loss(xa, model(xa, generator=noise))
+                    obj_a = anomaly_objective(
+                        la, lam, error=anomaly_error, term=anomaly_term, margin=margin_abs
+                    )
+                    total = total + w_anom * obj_a.mean()
+                    e_a = per_event_error(la, anomaly_error).mean().detach()
+                else:
+                    e_a = torch.zeros((), device=device)
             opt.zero_grad(set_to_none=True)
             total.backward()
             opt.step()
-            e_a = per_event_error(la, anomaly_error).mean()
-            sums += torch.stack([lb.total.mean().detach(), lb.kl.mean().detach(), e_a.detach()])
+            sums += torch.stack([lb.total.mean().detach(), lb.kl.mean().detach(), e_a.float()])
             n_steps += 1
         bkg_loss, bkg_kl, anom_error = (sums / n_steps).tolist()
         val_total, val_recon = _evaluate(model, x_val)
         val = float(val_total.mean())
-        known_total, known_recon = _evaluate(model, x_anom)
-        if anomaly_error == "reconstruction":
-            val_auc = auc_from_scores(val_recon, known_recon)
-        else:
-            val_auc = auc_from_scores(val_total, known_total)
+        val_auc = _known_auc(model, val_total, val_recon, x_anom, anomaly_error) if len(x_anom) else math.nan
         for key, value in zip(
             ("epoch", "lambda", "bkg_loss", "bkg_kl", "anom_error", "val_bkg_loss", "val_auc_known"),
             (epoch, lam, bkg_loss, bkg_kl, anom_error, val, val_auc),
@@ -361,19 +385,83 @@ def finetune(
             or not math.isfinite(bkg_loss)
             or val > ref * (1.0 + divergence_tolerance) + 1e-12
         ):
-            model.load_state_dict(good_state)
+            restored = best.restore(model)
             hist["stopped_early"] = [1.0]
+            hist["guard_epoch"] = [float(epoch)]
+            hist["restored_epoch"] = [float(restored)]
+            which = "the pretrained state" if restored < 0 else f"the best state, epoch {restored}"
             message = (
                 f"Anomaly Awareness fine-tuning diverged at epoch {epoch} (lambda={lam:.3g}): background "
                 f"validation loss {val:.4g} vs {ref:.4g} after pretraining (tolerance "
-                f"{divergence_tolerance:.0%}); stopped and restored the state of epoch {epoch - 1}. "
-                "Lower lambda_max, use anomaly_term 'hinge' or 'log', or raise divergence_tolerance."
+                f"{divergence_tolerance:.0%}); stopped and restored {which}. Lower lambda_max, use "
+                "anomaly_term 'hinge' (the default) or 'log', or raise divergence_tolerance."
             )
             log.warning(message)
             warnings.warn(message, TrainingDivergenceWarning, stacklevel=2)
             break
-        good_state = copy.deepcopy(model.state_dict())
+        # candidates for the guard: epochs that separate the known anomalies better than the
+        # pretrained model (every epoch for the background-only control)
+        if control or val_auc > ref_auc:
+            best.offer(model, epoch, val)
+        if select != "last":
+            selector.offer(model, epoch, val, 1.0 if control else val_auc)
+    else:
+        hist["restored_epoch"] = [float(epochs - 1)]
+        if select != "last":
+            hist["restored_epoch"] = [float(selector.restore(model))]
     return hist
+
+
+def _known_auc(
+    model: _VAEBase, val_total: np.ndarray, val_recon: np.ndarray, x_anom: torch.Tensor, kind: AnomalyError
+) -> float:
+    """AUC of E(x) (z = μ) for validation background vs the known anomalies."""
+    known_total, known_recon = _evaluate(model, x_anom)
+    if kind == "reconstruction":
+        return auc_from_scores(val_recon, known_recon)
+    return auc_from_scores(val_total, known_total)
+
+
+class _Selector:
+    """Among epochs whose known-anomaly AUC is within ``tol`` of the best one, the state with
+    the lowest background validation loss (states kept only while they can still qualify)."""
+
+    def __init__(self, tol: float) -> None:
+        self.tol = tol
+        self.top = -math.inf
+        self.kept: list[tuple[int, float, float, dict[str, torch.Tensor]]] = []
+
+    def offer(self, model: torch.nn.Module, epoch: int, val: float, auc: float) -> None:
+        if not (math.isfinite(val) and math.isfinite(auc)):
+            return
+        self.top = max(self.top, auc)
+        self.kept = [k for k in self.kept if k[2] >= self.top - self.tol]
+        if auc >= self.top - self.tol and (not self.kept or val < min(k[1] for k in self.kept)):
+            self.kept.append((epoch, val, auc, copy.deepcopy(model.state_dict())))
+
+    def restore(self, model: torch.nn.Module) -> int:
+        if not self.kept:
+            return -1
+        epoch, _, _, state = min(self.kept, key=lambda k: k[1])
+        model.load_state_dict(state)
+        return epoch
+
+
+class _BestState:
+    """The lowest-validation-loss state among the epochs offered (starts as the given state)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.state = copy.deepcopy(model.state_dict())
+        self.epoch = -1
+        self.val = math.inf
+
+    def offer(self, model: torch.nn.Module, epoch: int, val: float) -> None:
+        if math.isfinite(val) and val < self.val:
+            self.state, self.epoch, self.val = copy.deepcopy(model.state_dict()), epoch, val
+
+    def restore(self, model: torch.nn.Module) -> int:
+        model.load_state_dict(self.state)
+        return self.epoch
 
 
 def train_classifier(
