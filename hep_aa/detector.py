@@ -30,7 +30,8 @@ from sklearn.base import BaseEstimator
 
 from hep_aa._version import __version__
 from hep_aa.exceptions import DataFormatError, ModelError
-from hep_aa.io.artifacts import load_arrays, read_json, save_arrays, write_json
+from hep_aa.io.artifacts import MODEL_SIDECAR, MODEL_WEIGHTS, load_model_folder, save_model_folder
+from hep_aa.io.model_schema import MODEL_FORMAT, MODEL_FORMAT_VERSION
 from hep_aa.models import MLPVAE, ConvVAE, MLPClassifier
 from hep_aa.training import (
     Scaler,
@@ -60,10 +61,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-WEIGHTS = "model.safetensors"
-SIDECAR = "model.json"
-FORMAT = "hep_aa.detector"
-FORMAT_VERSION = 1
+WEIGHTS = MODEL_WEIGHTS
+SIDECAR = MODEL_SIDECAR
+FORMAT = MODEL_FORMAT
+FORMAT_VERSION = MODEL_FORMAT_VERSION
 
 
 def _as_2d(X: Any, name: str = "X") -> tuple[np.ndarray, list[str] | None]:
@@ -143,22 +144,19 @@ class _Detector(BaseEstimator):
         raise NotImplementedError
 
     def save(self, path: str | os.PathLike[str], *, provenance: dict[str, Any] | None = None) -> Path:
-        """Write ``model.safetensors`` and ``model.json`` into the folder ``path``.
+        """Write ``model.safetensors`` and ``model.json`` into the folder ``path``, as a unit.
 
-        Each file is written atomically; the JSON sidecar is written last, so a folder with
-        a sidecar always has complete weights. ``provenance`` (JSON-serialisable: input
-        files, method, event counts) is stored in the sidecar as is.
+        The folder is written beside ``path`` and renamed into place
+        (:func:`hep_aa.io.artifacts.save_model_folder`): an interrupted save leaves the previous
+        model whole, and both files carry the same save id. ``provenance`` (JSON-serialisable:
+        input files, method, event counts) is stored in the sidecar as is.
         """
         self._check_fitted()
-        out = Path(path)
-        out.mkdir(parents=True, exist_ok=True)
         params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.get_params().items()}
-        save_arrays(out / WEIGHTS, self._arrays())
-        write_json(
-            out / SIDECAR,
+        return save_model_folder(
+            path,
+            self._arrays(),
             {
-                "format": FORMAT,
-                "format_version": FORMAT_VERSION,
                 "hep_aa_version": __version__,
                 "class": type(self).__name__,
                 "hyperparameters": params,
@@ -168,43 +166,39 @@ class _Detector(BaseEstimator):
                 "provenance": provenance or {},
             },
         )
-        return out
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Any:
-        """Load a detector saved with :meth:`save`; the class must match (or be a subclass)."""
+        """Load a detector saved with :meth:`save`; the class must match (or be a subclass).
+
+        ``model.json`` is validated against the schema (class from the registry, types,
+        shapes, limits) and tied to its weights by the save id before anything is built;
+        nothing is unpickled or imported (:func:`hep_aa.io.artifacts.load_model_folder`).
+        """
         folder = Path(path)
-        if not (folder / SIDECAR).is_file():
-            raise ModelError(f"{folder}: no {SIDECAR} found; pass a folder written by hep-aa train / .save()")
-        try:
-            meta = read_json(folder / SIDECAR)
-        except DataFormatError as exc:
-            raise ModelError(str(exc)) from None
-        if meta.get("format") != FORMAT or meta.get("format_version") != FORMAT_VERSION:
-            raise ModelError(
-                f"{folder / SIDECAR}: format {meta.get('format')!r} v{meta.get('format_version')} is not "
-                f"{FORMAT} v{FORMAT_VERSION}; re-train with this hep_aa version"
-            )
-        klass = _Detector._registry.get(meta.get("class", ""))
-        if klass is None or not issubclass(klass, cls):
+        meta, arrays = load_model_folder(folder, classes=_Detector._registry)
+        klass = _Detector._registry[meta["class"]]
+        if not issubclass(klass, cls):
             raise ModelError(f"{folder}: holds a {meta.get('class')!r}, not a {cls.__name__}")
         params = {
             k: (tuple(v) if isinstance(v, list) else v)
             for k, v in meta["hyperparameters"].items()
             if k in klass._get_param_names()
         }
-        obj = klass(**params)
-        obj.feature_names_in_ = list(meta["feature_names"])
-        obj.n_features_in_ = len(obj.feature_names_in_)
-        obj.scaler_ = Scaler.from_dict(meta["scaler"])
-        obj.history_ = meta.get("history", {})
-        obj.provenance_ = meta.get("provenance", {})
         try:
-            arrays = load_arrays(folder / WEIGHTS)
+            obj = klass(**params)
+            obj.feature_names_in_ = list(meta["feature_names"])
+            obj.n_features_in_ = len(obj.feature_names_in_)
+            obj.scaler_ = Scaler.from_dict(meta["scaler"])
+            obj.history_ = meta.get("history", {})
+            obj.provenance_ = meta.get("provenance", {})
             obj._restore(arrays)
-        except (DataFormatError, KeyError, RuntimeError) as exc:
+        except ModelError:
+            raise
+        except (KeyError, RuntimeError, TypeError, ValueError) as exc:  # torch: shape/key mismatch
+            reason = " ".join(str(exc).split())[:300]
             raise ModelError(
-                f"{folder / WEIGHTS}: cannot restore the weights ({exc}); re-train the model"
+                f"{folder / WEIGHTS}: cannot restore the weights ({type(exc).__name__}: {reason}); re-train the model"
             ) from None
         return obj
 
