@@ -129,18 +129,29 @@ def merge_lhco(inputs: tuple[str, ...], chunk_size: int, output: str) -> None:
     help="Name of a --point: write an unweighted sample at that point (accept-reject).",
 )
 @click.option(
+    "--detector",
+    default="cms",
+    show_default=True,
+    type=click.Choice(["cms", "none"]),
+    help="Delphes-CMS-card-like reconstruction or none (truth leptons, ghost-b-tagged jets).",
+)
+@click.option(
     "-o",
     "--output",
     required=True,
     type=click.Path(dir_okay=False),
     help="Output ROOT file (NanoAOD-like TTree Events).",
 )
-def vh(n_events: int, seed: int, points: tuple[str, ...], unweight_to: str | None, output: str) -> None:
+def vh(
+    n_events: int, seed: int, points: tuple[str, ...], unweight_to: str | None, detector: str, output: str
+) -> None:
     """q qbar -> Z(ee/mumu) h(bb) with per-event SMEFT weight components."""
     from hep_aa.generate.vh import generate_vh, parse_point
 
     named = dict(parse_point(p) for p in points)
     with progress_bar("generating Zh", n_events) as update:
-        result = generate_vh(output, n_events, seed, points=named, unweight_to=unweight_to, progress=update)
+        result = generate_vh(
+            output, n_events, seed, points=named, unweight_to=unweight_to, detector=detector, progress=update
+        )
     extra = f", unweighted to {unweight_to} (w_max {result.w_max:.3g})" if unweight_to else ""
     click.echo(f"{output}: {result.n_written} Zh events from {result.n_generated} generated{extra}")

@@ -323,7 +323,8 @@ class DetectorOutput:
         and ``pid`` (tracks: the particle's PDG id; towers: 22 or 0, as in Delphes), sorted by
         decreasing pT.
     electrons, muons : ak.Array of shape (n_events, var)
-        Isolated, efficiency-selected leptons (``pt, eta, phi, mass, charge``), by pT.
+        Isolated, efficiency-selected leptons (``pt, eta, phi, mass, charge``, ``iso`` = the
+        card's relative isolation, ``iso03`` = the same in a ΔR < 0.3 cone), by pT.
     met_pt, met_phi : ndarray of shape (n_events,)
         Missing transverse momentum of the EFlow objects.
     """
@@ -354,12 +355,16 @@ def _lepton_efficiency(spec: dict[str, Any], abs_eta: np.ndarray, pt: np.ndarray
     return eff
 
 
-def _isolated(
-    cand: dict[str, np.ndarray], cand_index: np.ndarray, eflow: dict[str, np.ndarray], spec: dict[str, Any]
+def _isolation(
+    cand: dict[str, np.ndarray],
+    cand_index: np.ndarray,
+    eflow: dict[str, np.ndarray],
+    delta_r: float,
+    pt_min: float,
 ) -> np.ndarray:
-    """Delphes ``Isolation``: Σ pT of other EFlow objects (pT > pt_min, ΔR < ΔR_max) / pT."""
+    """Delphes ``Isolation``: Σ pT of the other EFlow objects (pT > pt_min, ΔR < delta_r) / pT."""
     if len(cand["pt"]) == 0:
-        return np.zeros(0, dtype=bool)
+        return np.zeros(0)
     # candidates are few: pair each with the EFlow objects of its event (sorted by event)
     starts = np.searchsorted(eflow["ev"], cand["ev"], side="left")
     stops = np.searchsorted(eflow["ev"], cand["ev"], side="right")
@@ -369,11 +374,9 @@ def _isolated(
     other = np.repeat(starts, lengths) + offs
     dphi = (eflow["phi"][other] - cand["phi"][rep] + np.pi) % (2 * np.pi) - np.pi
     dr2 = (eflow["eta"][other] - cand["eta"][rep]) ** 2 + dphi**2
-    use = (
-        (dr2 < spec["delta_r_max"] ** 2) & (eflow["pt"][other] > spec["pt_min"]) & (other != cand_index[rep])
-    )
+    use = (dr2 < delta_r**2) & (eflow["pt"][other] > pt_min) & (other != cand_index[rep])
     sums = np.bincount(rep[use], weights=eflow["pt"][other][use], minlength=len(starts))
-    return sums / cand["pt"] < spec["pt_ratio_max"]
+    return sums / cand["pt"]
 
 
 def simulate(
@@ -477,8 +480,10 @@ def simulate(
         passed = rng.random(len(sel)) < _lepton_efficiency(
             spec["efficiency"], np.abs(cand["eta"]), cand["pt"]
         )
-        iso = _isolated(cand, sel, fields, spec["isolation"])
-        good = passed & iso
+        iso_spec = spec["isolation"]
+        cand["iso"] = _isolation(cand, sel, fields, iso_spec["delta_r_max"], iso_spec["pt_min"])
+        cand["iso03"] = _isolation(cand, sel, fields, 0.3, iso_spec["pt_min"])
+        good = passed & (cand["iso"] < iso_spec["pt_ratio_max"])
         lep = {k: v[good] for k, v in cand.items() if k != "ev"}
         lep["mass"] = np.full(good.sum(), 0.000511 if pdg == 11 else 0.10566)
         leptons[name] = _sorted_records(lep, cand["ev"][good], n_events)

@@ -9,8 +9,15 @@ are stored, so any parameter point is an exact reweighting:
 ``w(c) = 1 + Σ c_p lin_p + Σ c_p c_q quad_pq``; named points are stored as
 ``SMEFTweight_<NAME>``.
 
-Reconstruction (simple, documented): leptons are final-state e/μ with pT > 10 GeV, |η| < 2.5
-and relative isolation (ΣpT of other visible particles within ΔR < 0.3) / pT < 0.15; jets are
+Reconstruction, ``detector="cms"`` (default): the Delphes-CMS-card fast simulation of
+:mod:`hep_aa.generate.fastsim` — electrons and muons after tracking, identification efficiency
+and the card's isolation (``pfRelIso03_all`` holds the same ratio in a ΔR < 0.3 cone); jets =
+anti-kT R = 0.5 of the EFlow objects without the selected leptons, pT > 20 GeV, the card's jet
+energy scale; ``Jet_hadronFlavour`` = the Delphes flavour association (5, 4, 0) and
+``Jet_btagDeepFlavB`` = the b-tag bit drawn with the card's b efficiency / c and light mistag
+rates (|η| < 2.5 only); MET from the EFlow objects.
+``detector="none"`` (truth): leptons are final-state e/μ with pT > 10 GeV, |η| < 2.5 and
+relative isolation (ΣpT of other visible particles within ΔR < 0.3) / pT < 0.15; jets are
 anti-kT R = 0.4 of the other visible final-state particles (|η| < 4.7), pT > 20 GeV; a jet is
 b-tagged (``Jet_btagDeepFlavB`` = 1, ``Jet_hadronFlavour`` = 5) when a b hadron is ghost-
 associated to it; MET is minus the vector sum of visible particles with |η| < 4.9.
@@ -154,8 +161,92 @@ def _ptetaphim(p: np.ndarray) -> dict[str, np.ndarray]:
     return {"pt": pt, "eta": eta, "phi": np.arctan2(p[:, 2], p[:, 1]), "mass": mass}
 
 
-def reconstruct(events: ak.Array) -> dict[str, Any]:
-    """NanoAOD-like reconstructed objects (see module docstring) of a batch of Pythia events."""
+def reconstruct(
+    events: ak.Array,
+    detector: str = "cms",
+    rng: np.random.Generator | None = None,
+    particle_data: Any = None,
+) -> dict[str, Any]:
+    """NanoAOD-like reconstructed objects (see module docstring) of a batch of Pythia events.
+
+    ``detector="cms"`` needs ``rng`` and ``particle_data`` (``pythia.particleData``).
+    """
+    if detector == "cms":
+        if rng is None or particle_data is None:
+            raise ConfigError("the cms detector needs an rng and Pythia's particle data")
+        return _reconstruct_cms(events, rng, particle_data)
+    if detector != "none":
+        raise ConfigError(f"unknown detector {detector!r}; use 'cms' or 'none'")
+    return _reconstruct_truth(events)
+
+
+def _nano_leptons(leps: ak.Array, pdg: int, mass: float) -> ak.Array:
+    return ak.zip(
+        {
+            "pt": ak.values_astype(leps.pt, np.float32),
+            "eta": ak.values_astype(leps.eta, np.float32),
+            "phi": ak.values_astype(leps.phi, np.float32),
+            "mass": ak.values_astype(ak.zeros_like(leps.pt) + mass, np.float32),
+            "charge": ak.values_astype(leps.charge, np.int32),
+            "pdgId": ak.values_astype(-pdg * leps.charge, np.int32),
+            "pfRelIso03_all": ak.values_astype(leps.iso03, np.float32),
+        }
+    )
+
+
+def _reconstruct_cms(events: ak.Array, rng: np.random.Generator, particle_data: Any) -> dict[str, Any]:
+    import vector
+
+    from hep_aa.features.jets import cluster_leading_jets
+    from hep_aa.generate.fastsim import btag, load_card, simulate
+    from hep_aa.generate.lhco import final_state
+
+    vector.register_awkward()
+    card = load_card()
+    out = simulate(final_state(events, particle_data), rng, card)
+    eflow = out.eflow
+    # Delphes' UniqueObjectFinder: isolated leptons take precedence over jets
+    leps = ak.concatenate([out.electrons, out.muons], axis=1)
+    is_lep = ak.any(
+        (eflow.pt[:, :, None] == leps.pt[:, None, :]) & (eflow.eta[:, :, None] == leps.eta[:, None, :]),
+        axis=2,
+    )
+    spec = card.raw["jets"]
+    jets, _ = cluster_leading_jets(eflow[~is_lep], radius=spec["radius"], n_jets=1_000_000)
+    jets = jets[jets.pt > spec["pt_min"]]
+    jes = spec["energy_scale"]
+    scale = np.sqrt((jes["a"] - jes["b"] * abs(jets.eta)) ** 2 / jets.pt + 1.0)
+    jets = ak.zip(
+        {"pt": jets.pt * scale, "eta": jets.eta, "phi": jets.phi, "mass": jets.mass * scale},
+        with_name="Momentum4D",
+    )
+    prt = events.prt
+    heavy = (abs(prt.id) == 4) | (abs(prt.id) == 5)
+    hp = ak.with_name(prt.p[heavy], "Momentum4D")
+    partons = ak.zip(
+        {"pt": hp.pt, "eta": hp.eta, "phi": hp.phi, "mass": hp.mass, "pid": prt.id[heavy]},
+        with_name="Momentum4D",
+    )
+    flavour, tagged = btag(jets, partons, rng, card)
+    return {
+        "Electron": _nano_leptons(out.electrons, 11, 0.000511),
+        "Muon": _nano_leptons(out.muons, 13, 0.10566),
+        "Jet": ak.zip(
+            {
+                "pt": ak.values_astype(jets.pt, np.float32),
+                "eta": ak.values_astype(jets.eta, np.float32),
+                "phi": ak.values_astype(jets.phi, np.float32),
+                "mass": ak.values_astype(jets.mass, np.float32),
+                "btagDeepFlavB": ak.values_astype(tagged, np.float32),
+                "hadronFlavour": ak.values_astype(flavour, np.int32),
+            }
+        ),
+        "MET_pt": out.met_pt.astype(np.float32),
+        "MET_phi": out.met_phi.astype(np.float32),
+    }
+
+
+def _reconstruct_truth(events: ak.Array) -> dict[str, Any]:
     import fastjet
     import vector
 
@@ -248,6 +339,7 @@ def generate_vh(
     *,
     points: Mapping[str, Mapping[str, float]] | None = None,
     unweight_to: str | None = None,
+    detector: str = "cms",
     batch_size: int = 200,
     progress: Callable[[int], None] | None = None,
 ) -> VHGenerationResult:
@@ -264,12 +356,16 @@ def generate_vh(
         Named parameter points whose weights are stored as ``SMEFTweight_<name>``.
     unweight_to : str, optional
         Name in ``points``: accept–reject the SM events to an unweighted sample at that point.
+    detector : {"cms", "none"}
+        Delphes-CMS-card-like reconstruction or truth (see the module docstring).
     """
     import uproot
 
     if n_events < 1:
         raise ConfigError(f"n_events must be >= 1, got {n_events}")
     points = dict(points or {})
+    if detector not in ("cms", "none"):
+        raise ConfigError(f"unknown detector {detector!r}; use 'cms' or 'none'")
     if unweight_to is not None and unweight_to not in points:
         raise ConfigError(f"unweight point {unweight_to!r} is not among the named points {sorted(points)}")
     pythia = make_pythia(vh_settings(), seed)
@@ -295,7 +391,7 @@ def generate_vh(
             if len(idx) == 0:
                 continue
             ev = events[idx]
-            reco = reconstruct(ev)
+            reco = reconstruct(ev, detector, rng, pythia.particleData)
             gen_z, gen_h = _ptetaphim(hp["p_z"][idx]), _ptetaphim(hp["p_h"][idx])
             n = len(idx)
             data: dict[str, Any] = {

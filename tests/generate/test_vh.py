@@ -3,6 +3,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import awkward as ak
 import numpy as np
 import pytest
 import uproot
@@ -138,7 +139,7 @@ def test_cli_generate_and_features(tmp_path: Path, capsys: pytest.CaptureFixture
         "generate",
         "vh",
         "--n-events",
-        "30",
+        "60",
         "--seed",
         "2",
         "--point",
@@ -151,6 +152,55 @@ def test_cli_generate_and_features(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["features", "vh", str(out), "--weight", "SMEFTweight_anom", "-o", str(table)]) == 0
     t = read_table(table)
     assert t.feature_names[0] == "pt_z"
-    assert len(t) > 5
+    # two leptons, two b-tagged jets: the CMS card's b efficiency (about 0.6 per jet) leaves
+    # roughly one event in seven
+    assert len(t) >= 4
     assert np.all(t.spectators["weight"] > 0)
     assert np.all(np.abs(t.features[:, t.feature_names.index("cos_theta_cs")]) <= 1.0)
+
+
+def test_detector_cms_vs_truth(tmp_path: Path) -> None:
+    """The same Pythia events, reconstructed with the CMS-card detector and as truth."""
+    files = {d: tmp_path / f"{d}.root" for d in ("cms", "none")}
+    for det, path in files.items():
+        generate_vh(path, 150, seed=12, detector=det, batch_size=150)
+    arrays = {}
+    for det, path in files.items():
+        with uproot.open(path) as f:
+            arrays[det] = f["Events"].arrays(
+                [
+                    "Jet_pt",
+                    "Jet_eta",
+                    "Jet_hadronFlavour",
+                    "Jet_btagDeepFlavB",
+                    "Muon_pt",
+                    "Electron_pt",
+                    "MET_pt",
+                ]
+            )
+    cms, truth = arrays["cms"], arrays["none"]
+    flav = ak.flatten(cms.Jet_hadronFlavour)
+    tag = ak.flatten(cms.Jet_btagDeepFlavB) > 0.5
+    pt = ak.flatten(cms.Jet_pt)
+    central = abs(ak.flatten(cms.Jet_eta)) < 2.5
+    # b jets: the card's pT-dependent efficiency, averaged over these jets
+    b = central & (flav == 5)
+    expected = np.mean(0.85 * np.tanh(0.0025 * pt[b]) * 25.0 / (1 + 0.063 * pt[b]))
+    n_b = int(ak.sum(b))
+    assert n_b > 100
+    assert float(ak.mean(tag[b])) == pytest.approx(expected, abs=4 * np.sqrt(expected * (1 - expected) / n_b))
+    assert float(ak.mean(tag[central & (flav == 0)])) < 0.05  # light mistag 1-2 %
+    assert not ak.any(tag[~central])  # no b tagging outside the tracker
+    # ghost association tags every truth b jet; the detector fewer
+    assert ak.mean(ak.flatten(truth.Jet_btagDeepFlavB)[ak.flatten(truth.Jet_hadronFlavour) == 5]) == 1.0
+    # leptons: efficiencies below one, never more leptons than at truth level. Muons: tracking
+    # 0.99 x identification 0.95 x isolation; electrons lose more (0.95 x 0.95 in the barrel,
+    # 0.83 x 0.85 in the endcaps, and the card's wider isolation cone, dR 0.5, ratio < 0.12)
+    mu = ak.sum(ak.num(cms.Muon_pt)) / ak.sum(ak.num(truth.Muon_pt))
+    el = ak.sum(ak.num(cms.Electron_pt)) / ak.sum(ak.num(truth.Electron_pt))
+    assert 0.8 < mu < 1.0
+    assert 0.5 < el < mu
+    # MET: detector resolution on top of the neutrinos of b decays
+    assert np.median(cms.MET_pt) > np.median(truth.MET_pt)
+    with pytest.raises(ConfigError, match="unknown detector"):
+        generate_vh(tmp_path / "x.root", 1, 1, detector="atlas")
