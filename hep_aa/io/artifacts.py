@@ -59,6 +59,12 @@ def _fsync_path(path: Path) -> None:
         os.close(fd)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _make_parent(target: Path) -> None:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -95,6 +101,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         ) from None
     os.close(fd)
     tmp_path = Path(tmp)
+    tmp_path.chmod(0o666 & ~_umask())  # mkstemp makes it private; outputs follow the umask
     try:
         yield tmp_path
         _fsync_path(tmp_path)
@@ -186,6 +193,7 @@ def atomic_folder(path: str | os.PathLike[str], *, allowed: Iterable[str]) -> It
             )
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; outputs follow the umask
     except OSError as exc:
         raise OutputError(
             f"{target}: cannot write in {target.parent} ({exc.strerror or exc}); choose a writable path"
