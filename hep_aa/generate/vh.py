@@ -44,7 +44,7 @@ import numpy as np
 
 from hep_aa.exceptions import ConfigError
 from hep_aa.features.higgs import boost
-from hep_aa.generate.lhco import make_pythia
+from hep_aa.generate.lhco import ProgressLog, make_pythia
 from hep_aa.generate.smeft import PARAMETERS, me_components, morph
 from hep_aa.io.artifacts import atomic_path
 
@@ -373,6 +373,7 @@ def generate_vh(
     n_written = n_generated = 0
     w_max: float | None = None
     n_above = 0
+    ticker = ProgressLog(f"{Path(path).name}: generating Zh", n_events)
     with atomic_path(path) as tmp, uproot.recreate(tmp) as fout:
         tree = None
         while n_written < n_events:
@@ -419,6 +420,7 @@ def generate_vh(
             n_written += n
             if progress is not None:
                 progress(n_written)
+            ticker(n_written)
     sigma = float(pythia.infoPython().sigmaGen()) * 1e9
     if n_above:
         log.warning(

@@ -130,8 +130,10 @@ def test_qcd_mjj_falls_steeply(tmp_path: Path) -> None:
     generate_lhco(path, "qcd", 150, seed=8)
     c = _features(path)
     counts, _ = np.histogram(c["mjj"], bins=[2000, 3000, 4000, 5000])
-    assert counts[0] > 2 * counts[1] > 0
-    assert counts[1] > counts[2]
+    # the real R&D file (907 QCD events) has 431 / 373 / 81 in these bins: falling, with the
+    # first two close because the 1.2 TeV trigger already sits at mjj ~ 2.5-3 TeV
+    assert counts[0] > counts[1] > counts[2] > 0
+    assert counts[1] > 2 * counts[2]
     assert c["pt_j1"].min() > 1100  # the 1.2 TeV trigger jet is (almost always) the leading one
 
 
