@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from hep_aa.cli._progress import progress_bar
+from hep_aa.exceptions import DataFormatError
 
 
 @click.group("generate")
@@ -92,21 +93,35 @@ def merge_lhco(inputs: tuple[str, ...], chunk_size: int, output: str) -> None:
     from hep_aa.io.lhco import MAX_PARTICLES, LHCOWriter, count_events
 
     sizes = [count_events(p) for p in inputs]
-    widths = set()
+    widths = {}
     for p in inputs:
         with h5py.File(p, "r") as f:
-            widths.add(f["df/block0_values"].shape[1])
-    if len(widths) != 1:
-        raise click.BadParameter(
-            f"inputs mix files with and without a label column: {sorted(widths)} columns"
+            widths[p] = f["df/block0_values"].shape[1]
+        if widths[p] not in (3 * MAX_PARTICLES, 3 * MAX_PARTICLES + 1):
+            raise DataFormatError(
+                f"{p}: {widths[p]} columns; LHCO low-level files have {3 * MAX_PARTICLES} (black box) "
+                f"or {3 * MAX_PARTICLES + 1} (with label)"
+            )
+    if len(set(widths.values())) != 1:
+        first = inputs[0]
+        other = next(p for p in inputs if widths[p] != widths[first])
+        raise DataFormatError(
+            f"{other}: {widths[other]} columns but {first} has {widths[first]}; inputs mix files with "
+            "and without a label column"
         )
-    with_label = widths.pop() == 3 * MAX_PARTICLES + 1
+    with_label = widths[inputs[0]] == 3 * MAX_PARTICLES + 1
     with LHCOWriter(output, sum(sizes), with_label=with_label) as writer:
         for p, n in zip(inputs, sizes, strict=True):
             with h5py.File(p, "r") as f:
                 values = f["df/block0_values"]
                 for lo in range(0, n, chunk_size):
-                    block = values[lo : lo + chunk_size]
+                    try:
+                        block = values[lo : lo + chunk_size]
+                    except (OSError, ValueError) as exc:
+                        reason = " ".join(str(exc).split())
+                        raise DataFormatError(
+                            f"{p}: cannot read events {lo}-{lo + chunk_size} ({reason}); the file is truncated or corrupt"
+                        ) from None
                     if with_label:
                         writer.write(block[:, :-1], block[:, -1])
                     else:

@@ -451,6 +451,23 @@ def _(b: Base, t: Path) -> Case:
     )
 
 
+@case("lhco/merge-mixed-label-columns")
+def _(b: Base, t: Path) -> Case:
+    f = write_lhco(t / "bb.h5", lhco_block(3), None)
+    argv = ["generate", "merge-lhco", str(b.lhco), str(f), "-o", str(t / "m.h5")]
+    return Case(argv, "bb.h5: 2100 columns but", [t / "m.h5"])
+
+
+@case("lhco/merge-high-level-file")
+def _(b: Base, t: Path) -> Case:
+    import pandas as pd
+
+    f = t / "features.h5"
+    pd.DataFrame(np.zeros((3, 15))).to_hdf(f, key="df", mode="w")
+    argv = ["generate", "merge-lhco", str(b.lhco), str(f), "-o", str(t / "m.h5")]
+    return Case(argv, "features.h5: 15 columns", [t / "m.h5"])
+
+
 # ------------------------------------------------------------------ ROOT and LHE (features vh)
 def _vh(t: Path, f: Path, expect: str, *extra: str) -> Case:
     return Case(["features", "vh", str(f), *extra, "-o", str(t / "o.parquet")], expect, [t / "o.parquet"])
