@@ -89,7 +89,8 @@ class Feature:
     def density_label(self) -> str:
         """y label of a unit-area histogram of this feature: 1/N dN/dx [1/unit] (x = the
         feature's symbol when its label is one formula)."""
-        inverse = f" [{self.unit}$^{{-1}}$]" if self.unit else ""
+        unit = f"({self.unit})" if " " in self.unit or "/" in self.unit else self.unit
+        inverse = f" [{unit}$^{{-1}}$]" if self.unit else ""
         inner = self.label[1:-1] if _one_formula(self.label) else "x"
         return rf"$1/N\;dN/d{inner}$" + inverse
 
@@ -171,7 +172,7 @@ DATASETS: dict[str, DatasetInfo] = {
         "mnist",
         "MNIST",
         False,
-        "MNIST digits",
+        "handwritten digits",
         "28x28 images; normal = digits, anomalies = Fashion-MNIST or synthetic corruptions.",
     ),
     "cicids": DatasetInfo(

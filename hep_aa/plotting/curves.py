@@ -21,7 +21,7 @@ from matplotlib.patches import Patch
 
 from hep_aa.features.registry import dataset_info
 from hep_aa.metrics.roc import min_background_count, roc_curve
-from hep_aa.plotting.style import legend, new_axes
+from hep_aa.plotting.style import legend, new_axes, palette
 
 __all__ = ["EFF_GRID", "bootstrap_band", "efficiency_grid", "plot_roc", "plot_sic"]
 
@@ -120,12 +120,13 @@ def _plot_curves(
     handles: list[Any] = []
     labels: list[str] = []
     info: dict[str, Any] = {"n_seeds": 0, "limited": False, "stat": False, "n_background": []}
+    colours = palette(len(curves))
     for i, (name, per_seed) in enumerate(curves.items()):
         nb = n_background if isinstance(n_background, int) else n_background[name]
         info["n_background"].append(nb)
         rows = np.array([_values(efficiency_grid(s, b), kind, nb) for s, b in per_seed])
         med, lo, hi = _percentiles(rows)
-        color = f"C{i}"
+        color = colours[i]
         if kind == "roc":
             limited = med >= nb * (1 - 1e-9)  # at least half of the seeds: no background passes
             (line,) = ax.plot(EFF_GRID, np.where(limited, np.nan, med), color=color, linewidth=2)
@@ -232,7 +233,7 @@ def plot_roc(
         f"$N_B$ = {n_max:,} test background events",
         (0.98, n_max),
         xycoords=("axes fraction", "data"),
-        xytext=(0, 3),
+        xytext=(0, 5),
         textcoords="offset points",
         ha="right",
         fontsize=11,

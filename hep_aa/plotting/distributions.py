@@ -4,6 +4,7 @@ latent projections and cutflows."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -12,7 +13,7 @@ import numpy as np
 from matplotlib.axes import Axes
 
 from hep_aa.features.registry import cutflow_histogram, feature
-from hep_aa.plotting.style import headroom, legend, new_axes, use_style
+from hep_aa.plotting.style import headroom, legend, new_axes, palette, use_style
 
 __all__ = [
     "plot_cutflow",
@@ -36,7 +37,7 @@ def score_binning(values: np.ndarray, bins: int = 50, binning: str = "auto") -> 
         ``log``: logarithmic bins from the smallest to the largest score (positive scores
         only), drawn on a log x axis. ``quantile``: edges at equal-count quantiles of all
         scores between the 0.1% and 99.9% quantiles. ``linear``: equal widths over that range.
-        ``auto`` picks ``log`` for positive scores spanning more than two decades (a
+        ``auto`` picks ``log`` for positive scores spanning more than a decade (a
         reconstruction error with a tail), else ``quantile`` when one equal-width bin would
         hold more than 30% of the events, else ``linear``.
 
@@ -52,7 +53,7 @@ def score_binning(values: np.ndarray, bins: int = 50, binning: str = "auto") -> 
     if hi <= lo:
         lo, hi = lo - 0.5, hi + 0.5
     if binning == "auto":
-        if v.size and v.min() > 0 and hi / lo > 100.0:
+        if v.size and v.min() > 0 and hi / lo > 10.0:
             binning = "log"
         else:
             counts, _ = np.histogram(np.clip(v, lo, hi), np.linspace(lo, hi, bins + 1))
@@ -86,8 +87,8 @@ def plot_score_distributions(
     Parameters
     ----------
     scores : mapping of label to ndarray
-        E.g. ``{"background": s_b, "signal (seen)": s_1, ...}``; a label starting with
-        ``"background"`` (or the first entry) is drawn filled.
+        E.g. ``{"background": s_b, "signal (seen)": s_1, ...}``; the first label starting with
+        ``"background"`` (else the first entry, the normal class) is drawn filled in grey.
     bins, binning
         See :func:`score_binning`. With linear or quantile bins the first and last bins
         include the under- and overflow.
@@ -104,7 +105,10 @@ def plot_score_distributions(
     allv = np.concatenate([np.asarray(v, dtype=np.float64).ravel() for v in scores.values()])
     binning, edges = score_binning(allv, bins, binning)
     artists = []
-    for i, (name, values) in enumerate(scores.items()):
+    names = list(scores)
+    filled_name = next((k for k in names if k.startswith("background")), names[0] if names else None)
+    colours = iter(palette(len(names) - 1, avoid_grey=True))
+    for name, values in scores.items():
         v = np.asarray(values, dtype=np.float64).ravel()
         if binning == "log":
             x_edges = np.log10(edges)
@@ -113,17 +117,15 @@ def plot_score_distributions(
             x_edges = edges
             counts, _ = np.histogram(np.clip(v, edges[0], edges[-1]), edges)
         density = counts / max(v.size, 1) / np.diff(x_edges)
-        filled = name.startswith("background") or (
-            i == 0 and not any(k.startswith("background") for k in scores)
-        )
+        filled = name == filled_name
         artists.append(
             hep.histplot(
                 density,
                 edges,
                 histtype="fill" if filled else "step",
-                alpha=0.35 if filled else 1.0,
+                alpha=0.45 if filled else 1.0,
                 linewidth=2,
-                color=f"C{i}",
+                color="0.65" if filled else next(colours),
                 label=f"{name} (n={v.size})",
                 yerr=False,
                 ax=ax,
@@ -289,7 +291,8 @@ def plot_feature_distributions(
     bins : int, optional
         Bins per panel between the 0.5% and 99.5% quantiles (the edge bins hold the under-
         and overflow); default 2·√n of the smallest group, between 10 and 40. A panel whose
-        highest bin holds more than 40% of a group gets a log y axis.
+        highest bin holds more than 40% of a group, with bins 30 times less populated, gets a
+        log y axis.
     dataset, feature_set : str, optional
         Passed to the registry (``mjj`` is GeV per jet pair, TeV in the LHCO community set).
     """
@@ -310,20 +313,31 @@ def plot_feature_distributions(
     artists = []
     for j, (ax, name) in enumerate(zip(axes, names, strict=False)):
         meta = feature(name, dataset=dataset, feature_set=feature_set)
-        col = features[:, j]
+        col = np.asarray(features[:, j], dtype=np.float64)
         lo, hi = np.quantile(col, [0.005, 0.995])
+        # large values: a power of ten in the unit instead of matplotlib's offset text, which
+        # would collide with the axis label
+        big = max(abs(lo), abs(hi))
+        exponent = int(np.floor(np.log10(big))) if big >= 1e4 else 0
+        if exponent:
+            col, lo, hi = col / 10.0**exponent, lo / 10.0**exponent, hi / 10.0**exponent
+            meta = replace(meta, unit=f"$10^{{{exponent}}}$ {meta.unit}".strip())
         edges = np.linspace(lo, hi if hi > lo else lo + 1.0, bins + 1)
-        peak = 0.0  # largest fraction of a group in one bin
+        peak, lowest = 0.0, 1.0  # largest and smallest non-zero fraction of a group in a bin
+        colours = palette(len(groups))
         for i, (label, mask) in enumerate(groups.items()):
             if mask.any():
                 counts, _ = np.histogram(np.clip(col[mask], edges[0], edges[-1]), edges, density=True)
-                peak = max(peak, float(np.max(counts * np.diff(edges))))
+                fractions = counts * np.diff(edges)
+                peak = max(peak, float(np.max(fractions)))
+                if np.any(fractions > 0):
+                    lowest = min(lowest, float(np.min(fractions[fractions > 0])))
                 artists.append(
                     hep.histplot(
-                        counts, edges, histtype="step", linewidth=1.8, color=f"C{i}", label=label, ax=ax
+                        counts, edges, histtype="step", linewidth=1.8, color=colours[i], label=label, ax=ax
                     )
                 )
-        if peak > 0.4:  # a tail beyond the bulk (e.g. m_bb of mis-paired jets): log y shows both
+        if peak > 0.4 and peak > 30 * lowest:  # a tail beyond the bulk (m_bb of mis-paired jets)
             ax.set_yscale("log")
         ax.set_xlabel(meta.axis_label, fontsize=15)
         ax.set_ylabel(meta.density_label, fontsize=15)
@@ -363,12 +377,13 @@ def plot_latent(
         basis = np.eye(allv.shape[1], 2)
     rng = np.random.default_rng(seed)
     artists = []
+    colours = palette(len(latent))
     for i, (name, mu) in enumerate(latent.items()):
         pts = (mu - center) @ basis
         if len(pts) > max_points:
             pts = pts[rng.choice(len(pts), max_points, replace=False)]
         artists.append(
-            ax.scatter(pts[:, 0], pts[:, 1], s=4, alpha=0.5, color=f"C{i}", label=name, rasterized=True)
+            ax.scatter(pts[:, 0], pts[:, 1], s=4, alpha=0.5, color=colours[i], label=name, rasterized=True)
         )
     ax.set_xlabel(r"Latent PC 1 of $\mu$")
     ax.set_ylabel(r"Latent PC 2 of $\mu$")

@@ -20,7 +20,15 @@ from matplotlib.figure import Figure
 from hep_aa.features.registry import dataset_info
 from hep_aa.io.artifacts import atomic_path
 
-__all__ = ["add_label", "legend", "save_figure", "use_style"]
+__all__ = ["add_label", "legend", "palette", "save_figure", "use_style"]
+
+#: Petroff's colour sequences (arXiv:2107.02270), the 6-colour one of the mplhep styles and
+#: the 10-colour one for figures with more series (so that no two series share a colour)
+PETROFF_6 = ("#5790fc", "#f89c20", "#e42536", "#964a8b", "#9c9ca1", "#7a21dd")
+PETROFF_10 = (
+    "#3f90da", "#ffa90e", "#bd1f01", "#94a4a2", "#832db6",
+    "#a96b59", "#e76300", "#b9ac70", "#717581", "#92dadd",
+)  # fmt: skip
 
 #: legends with more entries than this go outside the axes (right), never over the data
 MAX_INSIDE_ENTRIES = 4
@@ -30,6 +38,17 @@ def use_style() -> None:
     """Apply the mplhep ROOT-like style used by every hep_aa figure (neutral, no experiment)."""
     plt.style.use(hep.style.ROOT)
     plt.rcParams.update({"figure.figsize": (7.0, 6.0), "legend.fontsize": 13, "axes.labelsize": 18})
+
+
+def palette(n: int, *, avoid_grey: bool = False) -> list[str]:
+    """``n`` distinct colours: Petroff 6 up to six series, Petroff 10 beyond (cycled past ten).
+
+    ``avoid_grey`` leaves the greys out (for series drawn beside a grey-filled background).
+    """
+    colours: tuple[str, ...] = PETROFF_6 if n <= len(PETROFF_6) - avoid_grey else PETROFF_10
+    if avoid_grey:
+        colours = tuple(c for c in colours if c not in ("#9c9ca1", "#94a4a2", "#717581"))
+    return [colours[i % len(colours)] for i in range(n)]
 
 
 def new_axes(ax: Axes | None) -> Axes:

@@ -89,7 +89,7 @@ def test_anomaly_types_of_every_dataset_have_physics_names() -> None:
     assert R.anomaly_label("digit-3") == "digit 3"
     assert R.anomaly_label("digit-1 (known)") == "digit 1"
     assert R.anomaly_label("background", dataset="lhco") == "QCD dijets"
-    assert R.anomaly_label("background", dataset="mnist") == "MNIST digits"
+    assert R.anomaly_label("background", dataset="mnist") == "handwritten digits"
     assert R.anomaly_label("brand_new") == "brand new"
 
 
