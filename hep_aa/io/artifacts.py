@@ -394,7 +394,8 @@ def load_model_folder(
     try:
         header = _safetensors_header(weights)
     except DataFormatError as exc:
-        raise ModelError(f"cannot restore the weights: {exc}; re-train the model") from None
+        reason = str(exc).removesuffix("; re-create it")
+        raise ModelError(f"{reason} — cannot restore the weights; re-train the model") from None
     stored = (header.get("__metadata__") or {}).get(_SAVE_ID_KEY)
     if stored != meta["save_id"]:
         raise ModelError(
@@ -408,7 +409,8 @@ def load_model_folder(
     try:
         arrays = load_arrays(weights)
     except DataFormatError as exc:
-        raise ModelError(f"cannot restore the weights: {exc}; re-train the model") from None
+        reason = str(exc).removesuffix("; re-create it")
+        raise ModelError(f"{reason} — cannot restore the weights; re-train the model") from None
     for name, values in arrays.items():
         if values.dtype.kind == "f" and not np.all(np.isfinite(values)):
             raise ModelError(f"{weights}: NaN/Inf in tensor {name!r}; the model is unusable — re-train it")
