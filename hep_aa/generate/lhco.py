@@ -329,18 +329,22 @@ def _check_acceptance(
     """Raise when the selection is too rare to ever fill the file."""
     if n_generated < MIN_TRIALS:
         return
+    hint = (
+        "a W' this light cannot produce such jets: raise --m-wprime (>= ~2.5 TeV)"
+        if process == "signal"
+        else "raise --pthat-min towards the trigger (750-1100 GeV)"
+    )
     if n_passed == 0:
         raise ConfigError(
             f"acceptance too low: none of {n_generated} generated {process} events passes the LHCO "
-            "selection (an anti-kT R=1.0 jet with pT > 1.2 TeV, |eta| < 2.5); a resonance this light "
-            "cannot produce such jets: raise --m-wprime (>= ~2.5 TeV) or lower --pthat-min"
+            f"selection (an anti-kT R=1.0 jet with pT > 1.2 TeV, |eta| < 2.5); {hint}"
         )
     projected = n_generated * n_events / n_passed
     if projected > max_generated:
         raise ConfigError(
             f"acceptance too low: {n_passed} of {n_generated} generated {process} events pass the LHCO "
             f"selection (efficiency {n_passed / n_generated:.2g}); {n_events} events would need about "
-            f"{projected:.3g} generated, above the limit of {max_generated} (max_generated)"
+            f"{projected:.3g} generated, above the limit of {max_generated} (max_generated); {hint}"
         )
 
 

@@ -145,6 +145,15 @@ def test_hopeless_acceptance_ends_with_a_clear_error(tmp_path: Path) -> None:
     assert not out.exists()  # nothing half-written
 
 
+def test_acceptance_projection() -> None:
+    from hep_aa.generate.lhco import _check_acceptance
+
+    _check_acceptance("qcd", 1999, 0, 10, 10_000)  # too early to judge
+    _check_acceptance("qcd", 4000, 40, 100, 10_000)  # 10,000 projected: at the limit, fine
+    with pytest.raises(ConfigError, match=r"efficiency 0.01.*about 2e\+04 generated.*raise --pthat-min"):
+        _check_acceptance("qcd", 4000, 40, 200, 10_000)
+
+
 def test_progress_log(caplog: pytest.LogCaptureFixture) -> None:
     ticker = ProgressLog("gen", 100, every=0.0)
     with caplog.at_level("INFO", logger="hep_aa.generate.lhco"):
