@@ -148,3 +148,21 @@ def test_jet_features_and_sets(events: ak.Array) -> None:
     np.testing.assert_allclose(x[:, 1] + x[:, 2], np.maximum(c["m_j1"], c["m_j2"]) / 1e3)
     with pytest.raises(ValueError, match="unknown feature set"):
         feature_table(feats, "fancy")
+
+
+def test_no_fastjet_banner_on_stdout() -> None:
+    """FastJet prints a 13-line banner on stdout (from C++) at the first clustering; hep_aa
+    silences it. Checked in a fresh interpreter, where the C++ stream is the real stdout."""
+    import subprocess
+    import sys
+
+    code = (
+        "import awkward as ak\n"
+        "from hep_aa.features.jets import cluster_leading_jets\n"
+        "p = ak.zip({'pt': [[100.0, 50.0]], 'eta': [[0.0, 0.1]], 'phi': [[0.0, 0.1]], 'mass': [[0.0, 0.0]]})\n"
+        "jets, _ = cluster_leading_jets(p)\n"
+        "print('jets', len(jets[0]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "jets 1"
+    assert "FastJet" not in out.stdout + out.stderr

@@ -208,7 +208,6 @@ def test_cli_generate_then_features(tmp_path: Path, capsys: pytest.CaptureFixtur
     printed = capsys.readouterr().out
     assert "detector none" in printed
     assert "sigma after selection" in printed
-    assert "FastJet" not in printed
     table = tmp_path / "sig.parquet"
     assert (
         main(["features", "lhco", str(out), "--set", "official", "--chunk-size", "7", "-o", str(table)]) == 0
