@@ -149,16 +149,23 @@ def _assign(
 
     ``wrap=False`` skips the 2π wrapping of Δφ: exact when φ is measured from each jet's own
     axis and every constituent lies within π/2 of it (see :func:`nsubjettiness`)."""
-    dphi = phi[:, None] - aphi[jet]
-    if wrap:
-        dphi = _wrap(dphi)
-    dr2 = (y[:, None] - ay[jet]) ** 2 + dphi**2
-    if ay.shape[1] == 1:
-        j = np.zeros(len(y), dtype=np.intp)
-        return j, np.sqrt(dr2[:, 0]), dphi[:, 0]
-    j = np.argmin(dr2, axis=1)
-    rows = np.arange(len(j))
-    return j, np.sqrt(dr2[rows, j]), dphi[rows, j]
+    # one 1-D pass per axis (N <= a few): cheaper than (n, N) fancy-indexed arrays; ties go
+    # to the first axis, as np.argmin and contrib's strict "<" do
+    best_j = np.zeros(len(y), dtype=np.intp)
+    best_dr2 = best_dphi = None
+    for a in range(ay.shape[1]):
+        dphi_a = phi - aphi[jet, a]
+        if wrap:
+            dphi_a = _wrap(dphi_a)
+        dr2_a = (y - ay[jet, a]) ** 2 + dphi_a**2
+        if best_dr2 is None:
+            best_dr2, best_dphi = dr2_a, dphi_a
+            continue
+        closer = dr2_a < best_dr2
+        best_j[closer] = a
+        best_dr2 = np.where(closer, dr2_a, best_dr2)
+        best_dphi = np.where(closer, dphi_a, best_dphi)
+    return best_j, np.sqrt(best_dr2), best_dphi
 
 
 def _tau_flat(
@@ -220,7 +227,9 @@ def _onepass(
         still = move > ONEPASS_ACCURACY
         if not still.all():
             active = active[still]
-            sel = sel[np.isin(jet[sel], active)]
+            alive = np.zeros(n_jets, dtype=bool)
+            alive[active] = True
+            sel = sel[alive[jet[sel]]]
     return ay, aphi
 
 
