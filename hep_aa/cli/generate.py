@@ -54,7 +54,8 @@ def lhco(
     detector: str,
     output: str,
 ) -> None:
-    """LHCO2020-like events (label column: 0 qcd, 1 signal)."""
+    """LHCO2020-like events (label column: 0 qcd, 1 signal) with the R&D sample's settings:
+    Pythia 8 without MPI or pile-up, through a Delphes-CMS-card-like detector by default."""
     from hep_aa.generate.lhco import generate_lhco
 
     with progress_bar(f"generating {process}", n_events) as update:
