@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 METHOD_ORDER = method_names()
 METHOD_LABELS = {
     "vae": "Plain VAE",
+    "vae-matched": "Plain VAE, epoch-matched",
     "aa-vae": "AA-VAE",
     "aa-vae-synth": "AA-VAE + synthetic",
     "synth-classifier": "Synthetic-anomaly classifier",
@@ -97,7 +98,27 @@ def comparison_tables(result: dict[str, Any]) -> tuple[str, str]:
                 writer.writerow(
                     [m, k, seen[k], a["median"], *a["band68"], summ[k]["max_sic"]["median"], a["n_seeds"]]
                 )
+    lines.append("")
+    lines.append(guard_note(result))
     return "\n".join(lines) + "\n", buf.getvalue()
+
+
+def guard_note(result: dict[str, Any]) -> str:
+    """One line on the AA divergence guard: where it fired and which state each run kept."""
+    fired = [
+        f"{METHOD_LABELS.get(m, m)} seed {seed} (diverged at fine-tune epoch {g['guard_epoch']}, "
+        + (
+            "restored the pretrained state)"
+            if g["restored_epoch"] < 0
+            else f"restored epoch {g['restored_epoch']})"
+        )
+        for m in _ordered(list(result["methods"]))
+        for seed, g in sorted(result["methods"][m].get("divergence_guard", {}).items())
+    ]
+    n_runs = sum(len(result["methods"][m]["seeds"]) for m in result["methods"])
+    if not fired:
+        return f"Divergence guard: not tripped in any of the {n_runs} runs."
+    return f"Divergence guard tripped in {len(fired)} of {n_runs} runs: " + "; ".join(fired) + "."
 
 
 @click.command("evaluate")
@@ -121,12 +142,16 @@ def evaluate(scores: tuple[str, ...], config_path: str | None, table_prefix: str
     cfg = load_config(config_path) if config_path else load_config({"version": 1})
     ev = cfg.evaluation
     per_method: dict[str, dict[int, Any]] = defaultdict(dict)
+    guards: dict[str, dict[str, Any]] = defaultdict(dict)
     datasets = set()
     for path, table in zip(scores, _load_scores(scores), strict=True):
         method, seed = _method_key(table)
         if seed in per_method[method]:
             raise DataFormatError(f"{path}: a second score table for method {method!r} seed {seed}")
         datasets.add(table.metadata.get("dataset"))
+        guard = table.metadata.get("divergence_guard") or {}
+        if guard.get("tripped"):
+            guards[method][str(seed)] = guard
         try:
             per_method[method][seed] = type_metrics(
                 table.features[:, 0],
@@ -146,7 +171,11 @@ def evaluate(scores: tuple[str, ...], config_path: str | None, table_prefix: str
         "evaluation": cfg.to_dict()["evaluation"],
         "inputs": list(scores),
         "methods": {
-            m: {"seeds": {str(s): v for s, v in sorted(runs.items())}, "summary": aggregate_seeds(runs)}
+            m: {
+                "seeds": {str(s): v for s, v in sorted(runs.items())},
+                "summary": aggregate_seeds(runs),
+                "divergence_guard": guards.get(m, {}),
+            }
             for m, runs in per_method.items()
         },
     }
@@ -250,7 +279,9 @@ def plot(inputs: tuple[str, ...], features_path: str | None, config_path: str | 
             dists = {anomaly_label("background", dataset=dataset): s[t.labels == 0]}
             known = set(t.metadata.get("known_types", []))
             for k in kinds:
-                dists[anomaly_label(k, dataset=dataset, seen=k in known)] = s[(t.labels == 1) & (t.types == k)]
+                dists[anomaly_label(k, dataset=dataset, seen=k in known)] = s[
+                    (t.labels == 1) & (t.types == k)
+                ]
             use_style()
             fig, ax = plt.subplots()
             plot_score_distributions(

@@ -107,3 +107,22 @@ def test_plot_every_figure_type(workdir: Path) -> None:
 def test_evaluate_rejects_feature_table(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["evaluate", str(workdir / "test.parquet"), "-o", str(workdir / "m.json")]) == 2
     assert "not a score table" in capsys.readouterr().err
+
+
+def test_guard_note_names_every_tripped_run() -> None:
+    from hep_aa.cli.evaluate import guard_note
+
+    result = {
+        "methods": {
+            "aa-vae": {
+                "seeds": {"0": {}, "1": {}},
+                "divergence_guard": {"1": {"tripped": True, "guard_epoch": 9, "restored_epoch": 4}},
+            },
+            "vae": {"seeds": {"0": {}, "1": {}}, "divergence_guard": {}},
+        }
+    }
+    assert guard_note(result) == (
+        "Divergence guard tripped in 1 of 4 runs: AA-VAE seed 1 (diverged at fine-tune epoch 9, restored epoch 4)."
+    )
+    result["methods"]["aa-vae"]["divergence_guard"] = {}
+    assert guard_note(result) == "Divergence guard: not tripped in any of the 4 runs."

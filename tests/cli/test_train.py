@@ -67,6 +67,11 @@ def test_train_then_score(tables: dict[str, Path], method: str, capsys: pytest.C
     np.testing.assert_array_equal(scores.spectators["weight"], 2.0)
     assert scores.metadata["method"] == method
     assert scores.metadata["seed"] == 3
+    guard = scores.metadata["divergence_guard"]
+    assert guard["tripped"] is False
+    assert guard["restored_epoch"] == (
+        meta["hyperparameters"]["finetune_epochs"] - 1 if method == "aa-vae" else -1
+    )
     # the CLI scores are the saved model's scores on the same events
     expected = load_detector(model).decision_function(read_table(tables["test"]).features)
     np.testing.assert_array_equal(scores.features[:, 0], expected)
@@ -107,3 +112,15 @@ def test_train_reports_bad_table(tmp_path: Path, capsys: pytest.CaptureFixture[s
     bad.write_bytes(b"PAR1 not really")
     assert main(["train", "--features", str(bad), "--method", "vae", "-o", str(tmp_path / "m")]) == 2
     assert "not a readable parquet file" in capsys.readouterr().err
+
+
+def test_gamma_l_sets_the_number_of_known_anomalies(
+    tables: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Deep SAD's γ_l: n_known = γ_l / (1 − γ_l) × n_background (2000 → 105 at γ_l = 0.05)."""
+    model = tables["dir"] / "model-gamma"
+    args = ["train", "--features", str(tables["train"]), "--method", "iforest", "--gamma-l", "0.05"]
+    assert main([*args, "-o", str(model)]) == 0
+    assert json.loads((model / "model.json").read_text())["provenance"]["n_known"] == 105
+    assert main([*args, "--n-known", "5", "-o", str(model)]) == 2
+    assert "not both" in capsys.readouterr().err
