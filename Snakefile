@@ -14,7 +14,9 @@ min_version("8.20")
 # Relative to this file, so the workflow runs from any working directory. As a module
 # (`module hep_aa: ... config: config["hep_aa"]`), Snakemake skips this and the host's
 # nested config is the override.
-DEFAULT_CONFIG = os.path.join(workflow.basedir, "workflows", "config.yaml")
+# This file's folder (the hep_aa checkout), also when it is a module of another workflow.
+HERE = W.snakefile_dir(workflow)
+DEFAULT_CONFIG = os.path.join(HERE, "workflows", "config.yaml")
 
 
 configfile: DEFAULT_CONFIG
@@ -28,7 +30,7 @@ DATASETS = W.datasets(config)
 METHODS = config["methods"]
 SEEDS = config["seeds"]
 # The conda environments' post-deploy script installs hep_aa from this checkout.
-os.environ.setdefault("HEP_AA_SOURCE", workflow.basedir)
+os.environ.setdefault("HEP_AA_SOURCE", HERE)
 
 
 localrules:

@@ -41,6 +41,7 @@ __all__ = [
     "own_configfiles",
     "resolve",
     "schema_path",
+    "snakefile_dir",
     "split_inputs",
     "targets",
     "train_env",
@@ -65,6 +66,16 @@ VH_TYPES = {"sm": "background", "smeft": "smeft_known", "unseen": "smeft_unseen"
 def schema_path() -> str:
     """Filesystem path of the packaged config schema (for ``snakemake.utils.validate``)."""
     return str(importlib.resources.files("hep_aa.config").joinpath("schema.yaml"))
+
+
+def snakefile_dir(workflow: Any) -> str:
+    """Folder of the Snakefile being parsed (the hep_aa checkout), also when it is a module
+    of another workflow, where ``workflow.basedir`` is the host's folder."""
+    basedir = workflow.current_basedir
+    try:
+        return str(basedir.get_path_or_uri(secret_free=True))
+    except TypeError:  # Snakemake before 9 has no secret_free argument
+        return str(basedir.get_path_or_uri())
 
 
 def resolve(config: Mapping[str, Any], configfiles: Iterable[str | Path] = ()) -> dict[str, Any]:

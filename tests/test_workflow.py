@@ -336,4 +336,19 @@ def test_as_a_module_with_prefix_and_nested_config(tmp_path: Path, repo_root: Pa
     resolved = json.loads((prefix / "results" / "config.json").read_text())
     assert resolved["datasets"]["lhco"]["enabled"] is False
     assert not (tmp_path / "results").exists()  # everything under the prefix
+    # the conda environments' post-deploy script installs hep_aa from the module's own checkout
+    # (HEP_AA_SOURCE, set when the Snakefile is parsed), not from the host's folder
+    (tmp_path / "Snakefile.print").write_text(
+        (tmp_path / "Snakefile").read_text()
+        + '\nimport os\n\nprint("HEP_AA_SOURCE=" + os.environ["HEP_AA_SOURCE"])\n'
+    )
+    dry = subprocess.run(
+        [_snakemake_exe(), "-n", "-s", "Snakefile.print"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={k: v for k, v in os.environ.items() if k != "HEP_AA_SOURCE"},
+    )
+    assert f"HEP_AA_SOURCE={repo_root}\n" in dry.stdout, dry.stdout[-2000:] + dry.stderr[-2000:]
     assert (prefix / "logs" / "cicids" / "train_vae_seed0.log").is_file()
