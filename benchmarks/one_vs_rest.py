@@ -142,7 +142,10 @@ def summarise(rows: list[dict[str, Any]], dataset: str, names: list[str]) -> str
                         for key in ("auc_unseen", "auc_all", "auc_known")
                     }
         ref = DEEP_SAD.get(dataset, {}).get(gamma)
-        lines.append(f"\n### {dataset} one-vs-rest, γ_l = {gamma}: unseen-class AUROC, median of seeds\n")
+        lines.append(
+            f"\n### {dataset} one-vs-rest, γ_l = {gamma}: unseen-class AUROC, median of seeds "
+            "(mean over classes: [lowest, highest] seed)\n"
+        )
         lines.append(
             "| method | "
             + " | ".join(f"{c}→{(c + 1) % 10}" for c in classes)
@@ -164,10 +167,15 @@ def summarise(rows: list[dict[str, Any]], dataset: str, names: list[str]) -> str
                     )
                 else:
                     wins.append("–")
+            per_seed = [
+                np.mean([r["auc_unseen"] for r in sub if r["name"] == name and r["seed"] == seed])
+                for seed in sorted({r["seed"] for r in sub})
+            ]
             lines.append(
                 f"| {name} | "
                 + " | ".join(f"{v:.3f}" for v in vals)
-                + f" | **{np.mean(vals):.3f}** | {np.mean(alls):.3f} | {trips}/{runs} | {' / '.join(wins)} of {len(classes)} |"
+                + f" | **{np.mean(vals):.3f}** [{min(per_seed):.3f}, {max(per_seed):.3f}] | {np.mean(alls):.3f}"
+                + f" | {trips}/{runs} | {' / '.join(wins)} of {len(classes)} |"
             )
         if ref:
             lines.append(
