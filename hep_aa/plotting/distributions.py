@@ -75,7 +75,7 @@ def score_binning(values: np.ndarray, bins: int = 50, binning: str = "auto") -> 
 def plot_score_distributions(
     scores: Mapping[str, np.ndarray],
     *,
-    bins: int = 50,
+    bins: int | None = None,
     binning: str = "auto",
     ax: Axes | None = None,
     xlabel: str = "Anomaly score",
@@ -90,7 +90,7 @@ def plot_score_distributions(
         E.g. ``{"background": s_b, "signal (seen)": s_1, ...}``; the first label starting with
         ``"background"`` (else the first entry, the normal class) is drawn filled in grey.
     bins, binning
-        See :func:`score_binning`. With linear or quantile bins the first and last bins
+        See :func:`score_binning`; ``bins`` defaults to 2·√n of the smallest class (10 to 50). With linear or quantile bins the first and last bins
         include the under- and overflow.
     log : bool
         Log y axis.
@@ -103,6 +103,9 @@ def plot_score_distributions(
     """
     ax = new_axes(ax)
     allv = np.concatenate([np.asarray(v, dtype=np.float64).ravel() for v in scores.values()])
+    if bins is None:  # about two bins per sqrt(events) of the smallest class, 10 to 50
+        smallest = min((np.size(v) for v in scores.values() if np.size(v)), default=0)
+        bins = int(np.clip(2 * np.sqrt(smallest), 10, 50))
     binning, edges = score_binning(allv, bins, binning)
     artists = []
     names = list(scores)
