@@ -1058,3 +1058,14 @@ def test_same_seed_and_thread_count_give_identical_models(base: Base, tmp_path: 
     assert arrays_a.keys() == arrays_b.keys()
     for key in arrays_a:
         np.testing.assert_array_equal(arrays_a[key], arrays_b[key])
+
+
+def test_paths_with_spaces_and_unicode_still_work(base: Base, tmp_path: Path) -> None:
+    """The output-equals-input guard compares resolved paths; ordinary odd names pass."""
+    folder = tmp_path / "my results ü"
+    folder.mkdir()
+    table = copy(base.table, folder / "tâble 1.parquet")
+    model = folder / "modèle iforest"
+    assert main(["train", "--features", str(table), "--method", "iforest", "-o", str(model)]) == 0
+    assert main(["score", str(model), str(table), "-o", str(folder / "scöres.parquet")]) == 0
+    assert (folder / "scöres.parquet").is_file()
