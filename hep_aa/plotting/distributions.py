@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import mplhep as hep
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.ticker import NullFormatter
 
 from hep_aa.features.registry import cutflow_histogram, feature
 from hep_aa.plotting.style import headroom, legend, new_axes, palette, use_style
@@ -415,6 +416,9 @@ def plot_cutflow(steps: Mapping[str, float] | Any, *, ax: Axes | None = None) ->
     ax.minorticks_off()
     ax.set_ylabel("Events")
     ax.set_yscale("log")
-    ax.set_ylim(max(values.min(), 1) * 0.5 if values.size else 1, (values.max() if values.size else 1) * 3)
+    ax.yaxis.set_minor_formatter(NullFormatter())  # decades only: minor labels crowd a short range
+    lo = max(float(values.min()), 1.0) if values.size else 1.0
+    hi = float(values.max()) if values.size else 1.0
+    ax.set_ylim(10 ** np.floor(np.log10(lo * 0.5)), 10 ** np.ceil(np.log10(hi * 3)))  # whole decades
     headroom(ax, 1)
     return [bars]
