@@ -5,8 +5,21 @@ All detectors share one contract:
 - ``__init__`` stores hyperparameters only (``get_params``/``set_params``/``clone`` work);
 - ``fit(X, y=None)`` with ``y`` in the DeepOD convention: 1 = known (labelled) anomaly,
   0 = unlabelled/normal. The scaler is fitted on the ``y == 0`` rows only;
-- ``decision_function(X)`` → shape (n_events,), higher = more anomalous, deterministic;
-  ``score_samples(X)`` is its negative (scikit-learn's "higher = more normal");
+- ``decision_function(X)`` → shape (n_events,), deterministic. **Sign convention: higher =
+  more anomalous**, everywhere in hep_aa (as in PyOD). ``score_samples(X)`` is its negative
+  (scikit-learn's "higher = more normal");
+- PyOD's contract: ``contamination`` (expected anomalous fraction, default 0.1); after fit
+  ``decision_scores_`` (training scores), ``threshold_`` (their ``1 − contamination``
+  quantile, sample-weighted) and ``labels_``; ``predict(X)`` → 0 (inlier) / 1 (outlier, score
+  > ``threshold_``); ``predict_proba(X, method="linear"|"unify")`` → (n_events, 2);
+  ``fit_predict(X)`` → ``labels_``. A saved model keeps ``threshold_`` and the training-score
+  summary used by ``predict_proba`` (not the full ``decision_scores_``);
+- ``fit(X, y=None, sample_weight=None)``: per-event weights (negative allowed, e.g. NLO
+  generator weights) enter the training losses as a weighted mean of per-event losses (the
+  IsolationForest: scikit-learn's weighted subsampling, non-negative weights only) and the
+  threshold quantile; the scaler stays unweighted;
+- a detector used before ``fit`` raises :class:`NotFittedDetectorError` — both a
+  :class:`~hep_aa.exceptions.ModelError` and scikit-learn's ``NotFittedError``;
 - ``save(directory)`` writes ``model.safetensors`` (weights) and ``model.json`` (class,
   hyperparameters, feature names, scaler, training history, hep_aa version); the class method
   ``load(directory)`` restores it without unpickling anything.
@@ -26,7 +39,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, OutlierMixin
+from sklearn.exceptions import NotFittedError
 
 from hep_aa._version import __version__
 from hep_aa.exceptions import DataFormatError, ModelError
@@ -52,6 +66,7 @@ __all__ = [
     "AnomalyAwareVAE",
     "EpochMatchedVAE",
     "IsolationForestDetector",
+    "NotFittedDetectorError",
     "PlainVAE",
     "SupervisedClassifier",
     "SyntheticAnomalyClassifier",
@@ -68,8 +83,15 @@ FORMAT_VERSION = MODEL_FORMAT_VERSION
 
 
 def _as_2d(X: Any, name: str = "X") -> tuple[np.ndarray, list[str] | None]:
+    from sklearn.utils import check_array
+
     columns = [str(c) for c in X.columns] if hasattr(X, "columns") else None
-    arr = np.asarray(X, dtype=np.float64)
+    try:  # scikit-learn's checks: sparse, complex, object dtype, 1D, empty
+        arr = check_array(X, dtype=np.float64, ensure_all_finite=False, input_name=name)
+    except TypeError as exc:
+        raise InputTypeError(f"{name}: {exc}") from None
+    except ValueError as exc:
+        raise DataFormatError(f"{name}: {exc}") from None
     if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
         raise DataFormatError(
             f"{name} must be a non-empty 2D array (n_events, n_features), got shape {arr.shape}"
@@ -83,21 +105,134 @@ def _as_2d(X: Any, name: str = "X") -> tuple[np.ndarray, list[str] | None]:
     return arr, columns
 
 
+class InputTypeError(DataFormatError, TypeError):
+    """X holds values that are not numbers (objects, strings)."""
+
+
+class NotFittedDetectorError(ModelError, NotFittedError):
+    """A detector used before ``fit`` (or ``load``): hep_aa's ModelError and sklearn's NotFittedError."""
+
+
+def _weighted_quantile(values: np.ndarray, q: float, weights: np.ndarray | None) -> float:
+    """Quantile ``q`` of ``values``; with ``weights``, of their weighted distribution.
+
+    Negative weights are clipped to 0 here (a quantile needs a non-negative measure); without
+    any positive weight the unweighted quantile is returned.
+    """
+    if weights is None or not np.any(weights > 0):
+        return float(np.quantile(values, q))
+    order = np.argsort(values, kind="stable")
+    v, w = values[order], np.clip(weights[order], 0.0, None)
+    cdf = np.cumsum(w) / np.sum(w)
+    return float(v[min(int(np.searchsorted(cdf, q, side="left")), len(v) - 1)])
+
+
 def _split_y(X: np.ndarray, y: Any) -> tuple[np.ndarray, np.ndarray]:
     if y is None:
         return X, X[:0]
     y = np.asarray(y).ravel()
     if y.shape[0] != X.shape[0]:
         raise DataFormatError(f"y has {y.shape[0]} entries but X has {X.shape[0]} rows")
-    if not np.isin(y, (0, 1)).all():
-        raise DataFormatError("y must contain only 0 (unlabelled/normal) and 1 (known anomaly)")
-    return X[y == 0], X[y == 1]
+    if y.dtype.kind not in "biuf" or not np.all(np.isfinite(y.astype(np.float64))):
+        raise DataFormatError(
+            f"Unknown label type {y.dtype}: y must be numeric and finite (1 = known anomaly, 0 = unlabelled/normal)"
+        )
+    # DeepOD's semi-supervised convention: y == 1 marks known anomalies, every other value
+    # is unlabelled (scikit-learn's estimator checks pass arbitrary binary labels such as 1/2)
+    known = y == 1
+    return X[~known], X[known]
 
 
-class _Detector(BaseEstimator):
-    """Scaler, feature bookkeeping, save/load shared by every detector."""
+class _Detector(OutlierMixin, BaseEstimator):
+    """Scaler, feature bookkeeping, the PyOD/scikit-learn contract, save/load of every detector."""
 
     _registry: ClassVar[dict[str, type[_Detector]]] = {}
+    contamination: float = 0.1
+
+    def __sklearn_tags__(self) -> Any:
+        from sklearn.utils import ClassifierTags
+
+        tags = super().__sklearn_tags__()
+        # y is binary (DeepOD: 1 = known anomaly, 0 = unlabelled/normal): the estimator
+        # checks then pass 0/1 labels. The type stays "outlier_detector".
+        tags.classifier_tags = ClassifierTags(multi_class=False)
+        tags.target_tags.required = False
+        return tags
+
+    def __getattr__(self, name: str) -> Any:
+        # a loaded model keeps the threshold and score summary in history_["training_scores"]
+        if name == "threshold_" and "history_" in self.__dict__:
+            summary = self.__dict__["history_"].get("training_scores")
+            if summary is not None:
+                return float(summary["threshold"])
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    # -- PyOD / scikit-learn contract ----------------------------------------------------
+    def _fit_weights(self, sample_weight: Any, n: int) -> np.ndarray | None:
+        """Validated per-event weights (None = unweighted); negative values allowed."""
+        contamination = self.contamination
+        if not (isinstance(contamination, (int, float)) and 0.0 < contamination <= 0.5):
+            raise DataFormatError(f"contamination must be in (0, 0.5], got {contamination!r}")
+        if sample_weight is None:
+            return None
+        sw = np.asarray(sample_weight, dtype=np.float64)
+        if sw.ndim != 1 or sw.shape[0] != n:
+            raise DataFormatError(
+                f"sample_weight.shape == {sw.shape}, expected ({n},): one weight per event of X"
+            )
+        if not np.all(np.isfinite(sw)):
+            raise DataFormatError("sample_weight contains NaN/Inf; fix or drop those events")
+        if not np.any(sw != 0):
+            raise DataFormatError("sample_weight: every weight is zero; nothing to fit")
+        return sw
+
+    def _set_threshold(self, X: np.ndarray, sample_weight: np.ndarray | None) -> None:
+        """PyOD's ``decision_scores_``, ``threshold_`` and ``labels_`` on the training events."""
+        scores = self.decision_function(X)
+        self.decision_scores_ = scores
+        self.threshold_ = _weighted_quantile(scores, 1.0 - self.contamination, sample_weight)
+        self.labels_ = (scores > self.threshold_).astype(int)
+        self.history_["training_scores"] = {
+            "threshold": self.threshold_,
+            "contamination": float(self.contamination),
+            "min": float(scores.min()),
+            "max": float(scores.max()),
+            "mean": float(scores.mean()),
+            "std": float(scores.std()),
+            "quantiles": np.quantile(scores, np.linspace(0.0, 1.0, 201)).tolist(),
+        }
+
+    def predict(self, X: Any) -> np.ndarray:
+        """0 = inlier, 1 = outlier (score above ``threshold_``), shape (n_events,) (PyOD)."""
+        self._check_fitted()
+        return (self.decision_function(X) > self.threshold_).astype(int)
+
+    def predict_proba(self, X: Any, method: str = "linear") -> np.ndarray:
+        """Outlier probability from the training-score range, shape (n_events, 2) (PyOD).
+
+        ``method="linear"``: min–max scaling of the score by the training scores, clipped to
+        [0, 1]; ``"unify"``: erf of the standardised score, clipped at 0 (Kriegel et al. 2011).
+        Column 1 is the outlier probability.
+        """
+        from scipy.special import erf
+
+        self._check_fitted()
+        stats = self.history_["training_scores"]
+        s = self.decision_function(X)
+        if method == "linear":
+            span = stats["max"] - stats["min"]
+            p = (s - stats["min"]) / span if span > 0 else np.zeros_like(s)
+        elif method == "unify":
+            std = stats["std"] if stats["std"] > 0 else 1.0
+            p = erf((s - stats["mean"]) / (std * np.sqrt(2.0)))
+        else:
+            raise DataFormatError(f"predict_proba method must be 'linear' or 'unify', got {method!r}")
+        p = np.clip(p, 0.0, 1.0)
+        return np.column_stack([1.0 - p, p])
+
+    def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None, **kwargs: Any) -> np.ndarray:
+        """``fit(X, y, sample_weight)`` then the training labels ``labels_`` (0/1)."""
+        return self.fit(X, y, sample_weight=sample_weight, **kwargs).labels_
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -105,13 +240,15 @@ class _Detector(BaseEstimator):
 
     # -- helpers -------------------------------------------------------------------------
     def _check_fitted(self) -> None:
-        if not hasattr(self, "scaler_"):
-            raise ModelError(
+        if "scaler_" not in self.__dict__:
+            raise NotFittedDetectorError(
                 f"this {type(self).__name__} is not fitted yet; call fit(X) or load a saved model"
             )
 
     def _prepare_fit(self, X: Any, feature_names: list[str] | None) -> np.ndarray:
         arr, columns = _as_2d(X)
+        if arr.shape[0] < 2:
+            raise DataFormatError(f"X has n_samples = {arr.shape[0]}; fitting needs at least 2 events")
         names = feature_names or columns or [f"x{i}" for i in range(arr.shape[1])]
         if len(names) != arr.shape[1]:
             raise DataFormatError(f"{len(names)} feature names given for {arr.shape[1]} columns")
@@ -124,8 +261,10 @@ class _Detector(BaseEstimator):
         arr, _ = _as_2d(X)
         if arr.shape[1] != self.n_features_in_:
             raise DataFormatError(
-                f"X has {arr.shape[1]} features but the model was trained on {self.n_features_in_} "
-                f"({', '.join(self.feature_names_in_)}); use the same feature set"
+                f"X has {arr.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input (trained on {self.n_features_in_}: "
+                f"{', '.join(self.feature_names_in_)}); "
+                "use the same feature set"
             )
         return self.scaler_.transform(arr)
 
@@ -231,6 +370,21 @@ class _TorchDetector(_Detector):
     def _build_module(self) -> torch.nn.Module:
         raise NotImplementedError
 
+    def _scoring(self, X: Any) -> tuple[torch.nn.Module, torch.Tensor]:
+        """A float64 copy of the network and the scaled X: scores do not depend on how many
+        events are scored together (float32 matrix products differ with the batch shape)."""
+        import copy
+
+        x = self._transform(X)
+        device = self._device()
+        module = copy.deepcopy(self.module_).to(device=device, dtype=torch.float64).eval()
+        return module, torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64)).to(device)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_generator", None)  # torch.Generator does not pickle; only fit/fine_tune use it
+        return state
+
     def _init_module(self) -> torch.nn.Module:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
@@ -320,6 +474,7 @@ class AnomalyAwareVAE(_TorchDetector):
         mixed_precision: bool = False,
         seed: int = 0,
         device: str = "auto",
+        contamination: float = 0.1,
     ) -> None:
         self.hidden = hidden
         self.latent_dim = latent_dim
@@ -348,6 +503,7 @@ class AnomalyAwareVAE(_TorchDetector):
         self.mixed_precision = mixed_precision
         self.seed = seed
         self.device = device
+        self.contamination = contamination
 
     def _build_module(self) -> torch.nn.Module:
         if self.architecture == "mlp":
@@ -358,7 +514,9 @@ class AnomalyAwareVAE(_TorchDetector):
             )  # type: ignore[arg-type]
         raise ModelError(f"architecture must be 'mlp' or 'conv', got {self.architecture!r}")
 
-    def fit(self, X: Any, y: Any = None, *, feature_names: list[str] | None = None) -> AnomalyAwareVAE:
+    def fit(
+        self, X: Any, y: Any = None, sample_weight: Any = None, *, feature_names: list[str] | None = None
+    ) -> AnomalyAwareVAE:
         """Stage 1 on ``y == 0`` rows, then (AA-VAE only) stage 2 with the ``y == 1`` rows.
 
         Parameters
@@ -370,9 +528,10 @@ class AnomalyAwareVAE(_TorchDetector):
             Stored with the model (taken from ``X.columns`` for a DataFrame).
         """
         arr = self._prepare_fit(X, feature_names)
+        sw = self._fit_weights(sample_weight, len(arr))
         x_bkg, x_anom = _split_y(arr, y)
         if len(x_bkg) < 2:
-            raise DataFormatError(f"need at least 2 background (y == 0) events, got {len(x_bkg)}")
+            raise DataFormatError(f"need at least 2 background (y != 1) events, got {len(x_bkg)} sample(s)")
         self.scaler_ = Scaler(self.scaler).fit(x_bkg)  # type: ignore[arg-type]
         device = self._device()
         rng = np.random.default_rng(self.seed)
@@ -397,6 +556,7 @@ class AnomalyAwareVAE(_TorchDetector):
         else:
             self._after_pretrain(train, val)
         self.module_.eval()
+        self._set_threshold(arr, sw)
         return self
 
     def _after_pretrain(self, train: np.ndarray, val: np.ndarray) -> None:
@@ -458,8 +618,8 @@ class AnomalyAwareVAE(_TorchDetector):
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Anomaly score E(x) with z = μ, shape (n_events,); higher = more anomalous."""
-        x = self._tensor(self._transform(X), self._device())
-        total, recon = _evaluate(self.module_, x)  # type: ignore[arg-type]
+        module, x = self._scoring(X)
+        total, recon = _evaluate(module, x)  # type: ignore[arg-type]
         return (recon if self.anomaly_error == "reconstruction" else total).astype(np.float64)
 
     def encode(self, X: Any) -> np.ndarray:
@@ -527,6 +687,7 @@ class SyntheticAnomalyClassifier(_TorchDetector):
         mixed_precision: bool = False,
         seed: int = 0,
         device: str = "auto",
+        contamination: float = 0.1,
     ) -> None:
         self.hidden = hidden
         self.scaler = scaler
@@ -541,18 +702,20 @@ class SyntheticAnomalyClassifier(_TorchDetector):
         self.mixed_precision = mixed_precision
         self.seed = seed
         self.device = device
+        self.contamination = contamination
 
     def _build_module(self) -> torch.nn.Module:
         return MLPClassifier(self.n_features_in_, tuple(self.hidden))
 
     def fit(
-        self, X: Any, y: Any = None, *, feature_names: list[str] | None = None
+        self, X: Any, y: Any = None, sample_weight: Any = None, *, feature_names: list[str] | None = None
     ) -> SyntheticAnomalyClassifier:
         """Fit normal (``y == 0``) against known anomalies (``y == 1``) plus synthetic ones."""
         arr = self._prepare_fit(X, feature_names)
+        sw = self._fit_weights(sample_weight, len(arr))
         x_norm, x_anom = _split_y(arr, y)
         if len(x_norm) < 2:
-            raise DataFormatError(f"need at least 2 normal (y == 0) events, got {len(x_norm)}")
+            raise DataFormatError(f"need at least 2 normal (y != 1) events, got {len(x_norm)} sample(s)")
         self.scaler_ = Scaler(self.scaler).fit(x_norm)  # type: ignore[arg-type]
         device = self._device()
         rng = np.random.default_rng(self.seed)
@@ -610,13 +773,14 @@ class SyntheticAnomalyClassifier(_TorchDetector):
             )
         }
         self.module_.eval()
+        self._set_threshold(arr, sw)
         return self
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Classifier logit, shape (n_events,); higher = more anomalous."""
-        x = self._tensor(self._transform(X), self._device())
+        module, x = self._scoring(X)
         with torch.no_grad():
-            out = torch.cat([self.module_(x[i : i + 65536]).float() for i in range(0, len(x), 65536)])
+            out = torch.cat([module(x[i : i + 65536]) for i in range(0, len(x), 65536)])
         return out.cpu().numpy().astype(np.float64)
 
 
@@ -636,6 +800,7 @@ class SupervisedClassifier(SyntheticAnomalyClassifier):
         mixed_precision: bool = False,
         seed: int = 0,
         device: str = "auto",
+        contamination: float = 0.1,
     ) -> None:
         super().__init__(
             hidden=hidden,
@@ -649,6 +814,7 @@ class SupervisedClassifier(SyntheticAnomalyClassifier):
             mixed_precision=mixed_precision,
             seed=seed,
             device=device,
+            contamination=contamination,
         )
 
 
@@ -673,41 +839,61 @@ class IsolationForestDetector(_Detector):
         max_samples: int | str = "auto",
         scaler: str = "standard",
         seed: int = 0,
+        contamination: float = 0.1,
     ) -> None:
         self.n_estimators = n_estimators
         self.max_samples = max_samples
         self.scaler = scaler
         self.seed = seed
+        self.contamination = contamination
 
-    def _forest(self, x: np.ndarray) -> Any:
+    def _forest(self, x: np.ndarray, sample_weight: np.ndarray | None = None) -> Any:
         from sklearn.ensemble import IsolationForest
 
         return IsolationForest(
             n_estimators=self.n_estimators, max_samples=self.max_samples, random_state=self.seed
-        ).fit(x)
+        ).fit(x, sample_weight=sample_weight)
 
     def fit(
-        self, X: Any, y: Any = None, *, feature_names: list[str] | None = None
+        self, X: Any, y: Any = None, sample_weight: Any = None, *, feature_names: list[str] | None = None
     ) -> IsolationForestDetector:
         """Fit on the ``y == 0`` rows (labelled anomalies are ignored)."""
         arr = self._prepare_fit(X, feature_names)
+        sw = self._fit_weights(sample_weight, len(arr))
         x_bkg, _ = _split_y(arr, y)
+        if len(x_bkg) < 2:
+            raise DataFormatError(f"need at least 2 background (y != 1) events, got {len(x_bkg)} sample(s)")
+        if sw is not None:
+            if np.any(sw < 0):
+                raise DataFormatError(
+                    "IsolationForestDetector: negative sample weights are not supported (scikit-learn's "
+                    "weighted subsampling); use a VAE detector or drop those events"
+                )
+            w_bkg = sw if y is None else sw[np.asarray(y).ravel() != 1]
+            self.train_weight_ = w_bkg
         self.scaler_ = Scaler(self.scaler).fit(x_bkg)  # type: ignore[arg-type]
         self.train_ = self.scaler_.transform(x_bkg)
-        self.forest_ = self._forest(self.train_)
+        self.forest_ = self._forest(self.train_, getattr(self, "train_weight_", None))
         self.history_ = {}
+        self._set_threshold(arr, sw)
         return self
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Negative IsolationForest ``score_samples``; higher = more anomalous."""
-        return -self.forest_.score_samples(self._transform(X)).astype(np.float64)
+        x = self._transform(X)
+        return -self.forest_.score_samples(x).astype(np.float64)
 
     def _arrays(self) -> dict[str, np.ndarray]:
-        return {"train": self.train_}
+        out = {"train": self.train_}
+        if "train_weight_" in self.__dict__:
+            out["sample_weight"] = self.train_weight_
+        return out
 
     def _restore(self, arrays: dict[str, np.ndarray]) -> None:
         self.train_ = arrays["train"]
-        self.forest_ = self._forest(self.train_)
+        if "sample_weight" in arrays:
+            self.train_weight_ = arrays["sample_weight"]
+        self.forest_ = self._forest(self.train_, arrays.get("sample_weight"))
 
 
 #: Method names of the CLI and workflow, mapped to detector classes and fixed options.

@@ -297,8 +297,8 @@ def test_bad_inputs(fitted: AnomalyAwareVAE) -> None:
         fitted.decision_function(x)
     with pytest.raises(DataFormatError, match="trained on 8"):
         fitted.decision_function(np.zeros((5, 3)))
-    with pytest.raises(DataFormatError, match="only 0"):
-        AnomalyAwareVAE(device="cpu").fit(np.zeros((5, 2)), [0, 1, 2, 0, 0])
+    with pytest.raises(DataFormatError, match="Unknown label type"):  # y == 1 marks known anomalies
+        AnomalyAwareVAE(device="cpu").fit(np.zeros((5, 2)), ["a", "b", "a", "a", "a"])
     with pytest.raises(ModelError, match="not fitted"):
         AnomalyAwareVAE().decision_function(np.zeros((2, 2)))
 
