@@ -318,7 +318,15 @@ def read_high_level(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
             raise DataFormatError(
                 f"{p}: cannot read the table ({exc}); the file is truncated or corrupt"
             ) from None
-    return {name: data[:, i] for i, name in enumerate(names)}
+    columns = {name: data[:, i] for i, name in enumerate(names)}
+    for name, values in columns.items():
+        if name != "label" and not np.all(np.isfinite(values)):
+            rows = np.flatnonzero(~np.isfinite(values))
+            raise DataFormatError(
+                f"{p}: NaN/Inf in column {name!r} of event(s) {_rows(rows)}; the file is corrupt"
+            )
+    columns["label"] = _check_labels(p, columns["label"], 0, "column 'label'")
+    return columns
 
 
 class LHCOWriter:

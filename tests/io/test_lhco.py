@@ -185,11 +185,22 @@ def test_pad_particles_sorts_and_truncates() -> None:
 def test_high_level_file(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     df = pd.DataFrame(rng.normal(size=(8, 15)), columns=HIGH_LEVEL_COLUMNS)
+    df["label"] = [0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0]  # float64, one block, as in the real file
     path = tmp_path / "features.h5"
     df.to_hdf(path, key="df", mode="w", complib="blosc", complevel=5)
     cols = read_high_level(path)
     assert list(cols) == list(HIGH_LEVEL_COLUMNS)
     np.testing.assert_array_equal(cols["mj1"], df["mj1"].to_numpy())
+    np.testing.assert_array_equal(cols["label"], df["label"].to_numpy())
+    df.loc[3, "label"] = 2.0
+    df.to_hdf(tmp_path / "label2.h5", key="df", mode="w")
+    with pytest.raises(DataFormatError, match=r"label2\.h5: column 'label' holds 2 at event 3"):
+        read_high_level(tmp_path / "label2.h5")
+    df.loc[3, "label"] = 0.0
+    df.loc[5, "tau2j1"] = np.nan
+    df.to_hdf(tmp_path / "nan.h5", key="df", mode="w")
+    with pytest.raises(DataFormatError, match=r"nan\.h5: NaN/Inf in column 'tau2j1' of event\(s\) \[5\]"):
+        read_high_level(tmp_path / "nan.h5")
     bad = tmp_path / "bad.h5"
     pd.DataFrame(rng.normal(size=(2, 3)), columns=["a", "b", "c"]).to_hdf(bad, key="df", mode="w")
     with pytest.raises(DataFormatError, match="not the 15 LHCO high-level columns"):
