@@ -10,7 +10,8 @@ live in ``hep_aa/generate/data/delphes_cms.yaml``, each under the name of its mo
    (|η| < 2.5, pT > 0.1 GeV), pT smeared log-normally with σ/pT = √(a² + b² pT²). As in
    Delphes, both are evaluated at the η of the particle's position on the calorimeter surface:
    a low-pT looper (pT < 0.3·B·R/2 = 0.74 GeV) that spirals out through the endcap beyond
-   |η| = 2.5 is not a track (the real R&D file shows exactly this deficit of soft tracks).
+   |η| = 2.5 is not a track (the real R&D file shows this deficit of soft central tracks;
+   below 0.3 GeV it keeps a few more than this model).
 3. **ECal then HCal** (``SimpleCalorimeter``): each visible particle deposits its energy
    fraction (by |PDG id|) in the tower of its hit position on the card's η–φ grid; the tower
    energy is smeared log-normally with σ(E) = shape(η)·√((cE)² + s²E + n²) and dropped below
