@@ -105,6 +105,27 @@ def _as_2d(X: Any, name: str = "X") -> tuple[np.ndarray, list[str] | None]:
     return arr, columns
 
 
+def _weights_of(sw: np.ndarray | None, y: Any, known: bool) -> np.ndarray | None:
+    """The weights of the unlabelled (``known=False``) or known-anomaly rows, as _split_y splits X."""
+    if sw is None:
+        return None
+    if y is None:
+        return sw if not known else sw[:0]
+    is_known = np.asarray(y).ravel() == 1
+    return sw[is_known] if known else sw[~is_known]
+
+
+def _split_with(
+    split: Any, x: np.ndarray, w: np.ndarray | None, fraction: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """``split`` of events and their weights with one permutation (weights ride as a column)."""
+    if w is None:
+        tr, val = split(x, fraction, rng)
+        return tr, val, None, None
+    tr, val = split(np.column_stack([x, w]), fraction, rng)
+    return tr[:, :-1], val[:, :-1], tr[:, -1], val[:, -1]
+
+
 class InputTypeError(DataFormatError, TypeError):
     """X holds values that are not numbers (objects, strings)."""
 
@@ -184,6 +205,10 @@ class _Detector(OutlierMixin, BaseEstimator):
             raise DataFormatError("sample_weight contains NaN/Inf; fix or drop those events")
         if not np.any(sw != 0):
             raise DataFormatError("sample_weight: every weight is zero; nothing to fit")
+        if not np.sum(sw) > 0:
+            raise DataFormatError(
+                f"sample_weight sums to {np.sum(sw):.6g}; the weights must have a positive sum"
+            )
         return sw
 
     def _set_threshold(self, X: np.ndarray, sample_weight: np.ndarray | None) -> None:
@@ -535,7 +560,14 @@ class AnomalyAwareVAE(_TorchDetector):
         self.scaler_ = Scaler(self.scaler).fit(x_bkg)  # type: ignore[arg-type]
         device = self._device()
         rng = np.random.default_rng(self.seed)
-        train, val = self._split(self.scaler_.transform(x_bkg), self.validation_fraction, rng)
+        train, val, w_tr, w_val = _split_with(
+            self._split,
+            self.scaler_.transform(x_bkg),
+            _weights_of(sw, y, known=False),
+            self.validation_fraction,
+            rng,
+        )
+        self._fit_weights_tv = (w_tr, w_val)  # for the fine-tune of this fit
         self._generator = torch.Generator().manual_seed(self.seed)
         self.module_ = self._init_module().to(device)
         self.history_ = {
@@ -549,6 +581,8 @@ class AnomalyAwareVAE(_TorchDetector):
                 patience=self.patience,
                 generator=self._generator,
                 mixed_precision=self.mixed_precision,
+                weights=None if w_tr is None else self._tensor(w_tr, device),
+                val_weights=None if w_val is None else self._tensor(w_val, device),
             )
         }
         if self._fine_tunes and len(x_anom):
@@ -556,6 +590,7 @@ class AnomalyAwareVAE(_TorchDetector):
         else:
             self._after_pretrain(train, val)
         self.module_.eval()
+        del self._fit_weights_tv
         self._set_threshold(arr, sw)
         return self
 
@@ -614,7 +649,15 @@ class AnomalyAwareVAE(_TorchDetector):
             select=self.finetune_select,  # type: ignore[arg-type]
             generator=self._generator,
             mixed_precision=self.mixed_precision,
+            **self._finetune_weights(device),
         )
+
+    def _finetune_weights(self, device: torch.device) -> dict[str, torch.Tensor | None]:
+        w_tr, w_val = getattr(self, "_fit_weights_tv", (None, None))
+        return {
+            "weights": None if w_tr is None else self._tensor(w_tr, device),
+            "val_weights": None if w_val is None else self._tensor(w_val, device),
+        }
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Anomaly score E(x) with z = μ, shape (n_events,); higher = more anomalous."""
@@ -719,12 +762,21 @@ class SyntheticAnomalyClassifier(_TorchDetector):
         self.scaler_ = Scaler(self.scaler).fit(x_norm)  # type: ignore[arg-type]
         device = self._device()
         rng = np.random.default_rng(self.seed)
-        norm_tr, norm_val = self._split(self.scaler_.transform(x_norm), self.validation_fraction, rng)
+        norm_tr, norm_val, wn_tr, wn_val = _split_with(
+            self._split,
+            self.scaler_.transform(x_norm),
+            _weights_of(sw, y, known=False),
+            self.validation_fraction,
+            rng,
+        )
         anom = self.scaler_.transform(x_anom) if len(x_anom) else np.empty((0, arr.shape[1]), np.float32)
+        w_anom = _weights_of(sw, y, known=True)
         if len(anom) >= 2:
-            anom_tr, anom_val = self._split(anom, self.validation_fraction, rng)
+            anom_tr, anom_val, wa_tr, wa_val = _split_with(
+                self._split, anom, w_anom, self.validation_fraction, rng
+            )
         else:
-            anom_tr, anom_val = anom, anom
+            anom_tr, anom_val, wa_tr, wa_val = anom, anom, w_anom, w_anom
         n_synth_tr = round(self.synthetic_ratio * (len(norm_tr) + len(anom_tr)))
         n_synth_val = round(self.synthetic_ratio * len(norm_val))
         if len(anom_tr) + n_synth_tr == 0:
@@ -755,6 +807,12 @@ class SyntheticAnomalyClassifier(_TorchDetector):
             val_pos.append(uniform_synthetic(n_synth_val, low, high, generator=gen, device=device))
         x_val, y_val = assemble(val_pos, self._tensor(norm_val, device))
         x_tr, y_tr = resample()
+        weights = val_weights = None
+        if sw is not None:  # rows: normal, known anomalies, synthetic (weight 1), as assembled
+            weights = self._tensor(np.r_[wn_tr, wa_tr, np.ones(n_synth_tr)], device)
+            val_weights = self._tensor(
+                np.r_[wn_val, wa_val, np.ones(len(x_val) - len(wn_val) - len(wa_val))], device
+            )
         self.module_ = self._init_module().to(device)
         self.history_ = {
             "classifier": train_classifier(
@@ -770,6 +828,8 @@ class SyntheticAnomalyClassifier(_TorchDetector):
                 generator=gen,
                 resample=resample if n_synth_tr and self.synthetic_resample else None,
                 mixed_precision=self.mixed_precision,
+                weights=weights,
+                val_weights=val_weights,
             )
         }
         self.module_.eval()

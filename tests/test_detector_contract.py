@@ -135,3 +135,38 @@ def test_threshold_survives_save_and_load(tmp_path: Path) -> None:
     assert again.threshold_ == pytest.approx(est.threshold_)
     np.testing.assert_array_equal(again.predict(x), est.predict(x))
     np.testing.assert_allclose(again.predict_proba(x), est.predict_proba(x))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: PlainVAE(
+            hidden=(16,), latent_dim=2, epochs=40, patience=40, batch_size=64, seed=1, device="cpu"
+        ),
+        lambda: SyntheticAnomalyClassifier(
+            hidden=(32, 32), epochs=40, patience=40, batch_size=64, seed=1, device="cpu"
+        ),
+    ],
+    ids=["PlainVAE", "SyntheticAnomalyClassifier"],
+)
+def test_sample_weight_enters_the_training_loss(make: Any) -> None:
+    rng = np.random.default_rng(3)
+    a = rng.normal(loc=-1.5, scale=0.4, size=(300, 4))
+    b = rng.normal(loc=1.5, scale=0.4, size=(300, 4))
+    x = np.vstack([a, b])
+    w = np.r_[np.ones(300), np.full(300, 1e-3)]  # cluster b barely counts
+    unweighted, weighted = make().fit(x), make().fit(x, sample_weight=w)
+    gap_unweighted = unweighted.decision_function(b).mean() - unweighted.decision_function(a).mean()
+    gap_weighted = weighted.decision_function(b).mean() - weighted.decision_function(a).mean()
+    # down-weighting b in the loss makes b look anomalous relative to a
+    assert gap_weighted > gap_unweighted + 0.1 * abs(gap_unweighted) + 1e-3
+
+
+def test_weighted_aa_vae_fine_tune_runs_with_signed_weights() -> None:
+    background, outliers = _data(4)
+    x = np.vstack([background, outliers])
+    y = np.r_[np.zeros(len(background)), np.ones(len(outliers))]
+    w = np.where(np.arange(len(x)) % 5 == 0, -0.2, 1.0)
+    est = AnomalyAwareVAE(latent_dim=2, finetune_epochs=3, ramp_epochs=1, **SMALL).fit(x, y, sample_weight=w)
+    assert "finetune" in est.history_
+    assert np.isfinite(est.threshold_)

@@ -63,6 +63,27 @@ def _adam(params: Iterator[torch.nn.Parameter], lr: float) -> torch.optim.Optimi
         return torch.optim.Adam(params, lr=lr)
 
 
+def _normalised(weights: torch.Tensor | None) -> torch.Tensor | None:
+    """Per-event weights scaled to mean 1 over the whole set (negative entries allowed).
+
+    A minibatch loss is then ``mean(w · L)``: an unbiased estimate of the weighted mean of the
+    per-event losses, stable even when a batch's weights sum to about zero.
+    """
+    if weights is None:
+        return None
+    mean = weights.double().mean()
+    if not bool(mean > 0):
+        raise ValueError("sample weights must have a positive sum")
+    return (weights / mean).float()
+
+
+def _weighted_mean(values: np.ndarray, weights: torch.Tensor | None) -> float:
+    if weights is None:
+        return float(values.mean())
+    w = weights.detach().cpu().double().numpy()
+    return float(np.sum(w * values) / np.sum(w))
+
+
 def _improved(value: float, best: float, rel: float = 1e-6) -> bool:
     """True when ``value`` beats ``best`` by more than a relative ``rel`` (``best`` may be inf)."""
     return math.isfinite(value) and (not math.isfinite(best) or value < best - rel * abs(best))
@@ -143,6 +164,8 @@ def pretrain(
     patience: int,
     generator: torch.Generator,
     mixed_precision: bool = False,
+    weights: torch.Tensor | None = None,
+    val_weights: torch.Tensor | None = None,
 ) -> History:
     """Stage 1: unsupervised VAE training on background with early stopping.
 
@@ -156,6 +179,9 @@ def pretrain(
         Usual meanings; training stops after ``patience`` epochs without improvement.
     generator : torch.Generator
         CPU generator for shuffling and latent noise.
+    weights, val_weights : Tensor of shape (n_events,), optional
+        Per-event weights (negative allowed): the losses become weighted means of the
+        per-event losses.
 
     Returns
     -------
@@ -167,19 +193,25 @@ def pretrain(
     noise = _device_generator(generator, device)
     hist: History = {"epoch": [], "loss": [], "recon": [], "kl": [], "val_loss": []}
     stopper = _EarlyStopping(model, patience)
+    w_train = _normalised(weights)
     model.train()
     for epoch in range(epochs):
         stats = []  # detached per-step means; reduced once per epoch (no per-step sync)
         for idx in _batches(len(x_train), batch_size, generator, device):
             xb = x_train[idx]
             with _autocast(device, mixed_precision):
-                loss = model.loss(xb, model(xb, generator=noise), reduction="mean")
+                if w_train is None:
+                    loss = model.loss(xb, model(xb, generator=noise), reduction="mean")
+                else:
+                    per = model.loss(xb, model(xb, generator=noise), reduction="none")
+                    wb = w_train[idx]
+                    loss = type(per)(*(torch.mean(wb * t) for t in per))
             opt.zero_grad(set_to_none=True)
             loss.total.backward()
             opt.step()
             stats.append((loss.total.detach(), loss.recon.detach(), loss.kl.detach(), len(idx)))
         means = _weighted_means(stats, len(x_train))
-        val = float(_evaluate(model, x_val)[0].mean())
+        val = _weighted_mean(_evaluate(model, x_val)[0], val_weights)
         for key, value in zip(
             ("epoch", "loss", "recon", "kl", "val_loss"), (epoch, *means, val), strict=True
         ):
@@ -251,6 +283,8 @@ def finetune(
     select_tolerance: float = 0.01,
     generator: torch.Generator,
     mixed_precision: bool = False,
+    weights: torch.Tensor | None = None,
+    val_weights: torch.Tensor | None = None,
 ) -> History:
     """Stage 2: Anomaly Awareness fine-tuning of a pretrained VAE (in place).
 
@@ -304,7 +338,8 @@ def finetune(
     opt = _adam(model.parameters(), learning_rate)
     noise = _device_generator(generator, device)
     ref_total, ref_recon = _evaluate(model, x_val)
-    ref = float(ref_total.mean())
+    ref = _weighted_mean(ref_total, val_weights)
+    w_bkg = _normalised(weights)  # background term: weighted mean of per-event losses
     ref_auc = _known_auc(model, ref_total, ref_recon, x_anom, anomaly_error) if len(x_anom) else math.nan
     # The hinge margin is relative: m × the median background E(x) of the pretrained model,
     # with z sampled as in the training objective it bounds.
@@ -345,7 +380,7 @@ def finetune(
             xb = x_bkg[idx]
             with _autocast(device, mixed_precision):
                 lb = model.loss(xb, model(xb, generator=noise))
-                total = lb.total.mean()
+                total = lb.total.mean() if w_bkg is None else torch.mean(w_bkg[idx] * lb.total)
                 if not control:
                     pick = torch.randint(0, len(anomalies), (n_a,), generator=generator)
                     xa = anomalies[pick.to(device, non_blocking=True)]
@@ -364,7 +399,7 @@ def finetune(
             n_steps += 1
         bkg_loss, bkg_kl, anom_error = (sums / n_steps).tolist()
         val_total, val_recon = _evaluate(model, x_val)
-        val = float(val_total.mean())
+        val = _weighted_mean(val_total, val_weights)
         val_auc = _known_auc(model, val_total, val_recon, x_anom, anomaly_error) if len(x_anom) else math.nan
         for key, value in zip(
             ("epoch", "lambda", "bkg_loss", "bkg_kl", "anom_error", "val_bkg_loss", "val_auc_known"),
@@ -478,8 +513,14 @@ def train_classifier(
     generator: torch.Generator,
     resample: Callable[[], tuple[torch.Tensor, torch.Tensor]] | None = None,
     mixed_precision: bool = False,
+    weights: torch.Tensor | None = None,
+    val_weights: torch.Tensor | None = None,
 ) -> History:
     """Binary classifier training with class-balanced BCE and early stopping.
+
+    ``weights``/``val_weights`` (one per row of ``x``/``x_val``, negative allowed) weight the
+    per-event BCE, normalised to mean 1 within each class; ``resample`` must then keep the row
+    order and count (fresh synthetic points in the same rows).
 
     Parameters
     ----------
@@ -500,24 +541,43 @@ def train_classifier(
     device = x.device
     opt = _adam(model.parameters(), learning_rate)
 
-    def balanced_bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def per_class(w: torch.Tensor | None, target: torch.Tensor) -> torch.Tensor | None:
+        if w is None:
+            return None
+        out = w.float().clone()
+        for cls in (0.0, 1.0):
+            sel = target == cls
+            if bool(sel.any()):
+                mean = out[sel].double().mean()
+                if not bool(mean > 0):
+                    raise ValueError("sample weights of each class must have a positive sum")
+                out[sel] = (out[sel] / mean).float()
+        return out
+
+    def balanced_bce(
+        logits: torch.Tensor, target: torch.Tensor, w: torch.Tensor | None = None
+    ) -> torch.Tensor:
         n_pos = target.sum().clamp(min=1.0)
         n_neg = (1 - target).sum().clamp(min=1.0)
         weight = torch.where(target > 0.5, 0.5 / n_pos, 0.5 / n_neg)
+        if w is not None:  # per-event weights, normalised to mean 1 within each class
+            weight = weight * w
         bce = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), target, reduction="none")
         return (weight * bce).sum()
 
     hist: History = {"epoch": [], "loss": [], "val_loss": []}
     stopper = _EarlyStopping(model, patience)
+    w_val = per_class(val_weights, y_val)
     for epoch in range(epochs):
         if resample is not None:
             x, y = resample()
+        w_tr = per_class(weights, y)
         model.train()
         running, n_steps = 0.0, 0
         for idx in _batches(len(x), batch_size, generator, device):
             with _autocast(device, mixed_precision):
                 # balanced within the batch, so the loss scale does not depend on batch size
-                loss = balanced_bce(model(x[idx]), y[idx])
+                loss = balanced_bce(model(x[idx]), y[idx], None if w_tr is None else w_tr[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -525,7 +585,7 @@ def train_classifier(
             n_steps += 1
         model.eval()
         with torch.no_grad():
-            val = float(balanced_bce(model(x_val), y_val))
+            val = float(balanced_bce(model(x_val), y_val, w_val))
         hist["epoch"].append(float(epoch))
         hist["loss"].append(running / max(n_steps, 1))
         hist["val_loss"].append(val)
