@@ -79,7 +79,13 @@ def summary(tables: tuple[str, ...], output: str) -> None:
         p = Path(t)
         if not p.is_file():
             raise DataFormatError(f"{p}: file not found")
-        parts += [f"## {p.parent.name}", "", p.read_text(encoding="utf-8").strip(), ""]
+        try:
+            text = p.read_text(encoding="utf-8").strip()
+        except UnicodeDecodeError as exc:
+            raise DataFormatError(
+                f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start}); pass a Markdown table"
+            ) from None
+        parts += [f"## {p.parent.name}", "", text, ""]
     with atomic_write(output) as fh:
         fh.write("\n".join(parts))
     click.echo(f"{output}: {len(tables)} table(s)")

@@ -868,6 +868,13 @@ def _(b: Base, t: Path) -> Case:
     )
 
 
+@case("summary/binary-table")
+def _(b: Base, t: Path) -> Case:
+    f = t / "table.md"
+    f.write_bytes(b"\xff\xfe| method |\n")
+    return Case(["summary", str(f), "-o", str(t / "s.md")], "table.md: not UTF-8 text", [t / "s.md"])
+
+
 # ------------------------------------------------------------------ tampered model folders (score)
 def _tampered(
     b: Base,
