@@ -7,7 +7,18 @@ import sys
 
 import pytest
 
-HEAVY = ("torch", "coffea", "matplotlib", "pythia8mc")
+HEAVY = (
+    "torch",
+    "coffea",
+    "matplotlib",
+    "pythia8mc",
+    "snakemake",
+    "dask",
+    "distributed",
+    "pandas",
+    "tables",
+    "pylhe",
+)
 
 
 def _imported_after(statement: str) -> set[str]:
