@@ -56,8 +56,9 @@ _MAX_REFERENCE = 20_000
 def training_scores(model: Any, model_dir: str | Path) -> np.ndarray:
     """Scores of the model's training background.
 
-    Taken from the model (``decision_scores_``, stored at fit) when it has them; else the
-    background rows of the feature table recorded in the model's provenance are scored once.
+    Taken from the model (``decision_scores_`` after fit; a saved model keeps 201 quantiles
+    of them in ``history_["training_scores"]``); for models saved before hep_aa stored them,
+    the background rows of the feature table recorded in the provenance are scored once.
 
     Raises
     ------
@@ -67,6 +68,9 @@ def training_scores(model: Any, model_dir: str | Path) -> np.ndarray:
     stored = getattr(model, "decision_scores_", None)
     if stored is not None and len(stored):
         return np.asarray(stored, dtype=np.float64)
+    summary = getattr(model, "history_", {}).get("training_scores") or {}
+    if summary.get("quantiles"):  # a saved model: 201 quantiles of its training scores
+        return np.asarray(summary["quantiles"], dtype=np.float64)
     table_path = getattr(model, "provenance_", {}).get("features")
     if table_path and Path(table_path).is_file():
         from hep_aa.io.artifacts import read_table
