@@ -195,7 +195,7 @@ def main() -> None:
     parser.add_argument("--classes", type=int, nargs="+", default=list(range(10)))
     parser.add_argument("--gamma", type=float, nargs="+", default=[0.05])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--methods", nargs="+", default=["vae", "vae-matched", "aa-vae"])
+    parser.add_argument("--methods", nargs="*", default=["vae", "vae-matched", "aa-vae"])
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--finetune-epochs", type=int, default=30)
     parser.add_argument(

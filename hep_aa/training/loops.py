@@ -274,7 +274,7 @@ def finetune(
     ramp_epochs: int = 10,
     anomaly_error: AnomalyError = "reconstruction",
     anomaly_term: AnomalyTerm = "hinge",
-    margin: float = 3.0,
+    margin: float = 8.0,
     anomaly_weight: AnomalyWeight = "balanced",
     synthetic: Callable[[int], torch.Tensor] | None = None,
     n_synthetic: int = 0,
