@@ -98,6 +98,12 @@ def comparison_tables(result: dict[str, Any]) -> tuple[str, str]:
                 writer.writerow(
                     [m, k, seen[k], a["median"], *a["band68"], summ[k]["max_sic"]["median"], a["n_seeds"]]
                 )
+    from hep_aa.features.registry import anomaly_type
+
+    lines.append("")
+    for k in kinds:
+        desc = anomaly_type(k, dataset=result.get("dataset")).description
+        lines.append(f"- `{k}` ({'seen' if seen[k] else 'unseen'}){': ' + desc if desc else ''}")
     lines.append("")
     lines.append(guard_note(result))
     return "\n".join(lines) + "\n", buf.getvalue()

@@ -122,7 +122,7 @@ def train(
             + (f" of type(s) {list(known_type)}" if known_type else "")
             + "; pass --anomalies or choose another method"
         )
-    overrides = dict(table.metadata.get("model_hints", {}))
+    overrides = _hints_not_set_by_user(dict(table.metadata.get("model_hints", {})), cfg)
     detector = make_detector(method, cfg, seed=seed, **overrides)
     x = np.vstack([background, known])
     y = np.r_[np.zeros(len(background)), np.ones(len(known))]
@@ -154,6 +154,32 @@ def train(
     click.echo(
         f"{output}: {method} trained on {len(background)} background + {len(known)} known anomalies in {elapsed:.1f} s"
     )
+
+
+def _hints_not_set_by_user(hints: dict[str, object], cfg: object) -> dict[str, object]:
+    """A feature table's model hints (e.g. the image network of ``features mnist``) replace the
+    schema's defaults, never a value the user's config sets: hints whose key the config's
+    ``model``/``training`` section holds at a non-default value are dropped (and logged)."""
+    from hep_aa.config import load_config
+
+    default = load_config({"version": 1})
+    kept = {}
+    for key, value in hints.items():
+        for section in ("model", "training"):
+            mine, base = getattr(cfg, section), getattr(default, section)
+            if hasattr(mine, key) and getattr(mine, key) != getattr(base, key):
+                log.info(
+                    "model hint %s=%r not applied: the config sets %s.%s=%r",
+                    key,
+                    value,
+                    section,
+                    key,
+                    getattr(mine, key),
+                )
+                break
+        else:
+            kept[key] = value
+    return kept
 
 
 @click.command("score")

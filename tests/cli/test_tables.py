@@ -92,4 +92,4 @@ def test_summary_and_config_show(tmp_path: Path, repo_root: Path) -> None:
     )
     merged = json.loads(out.read_text())
     assert merged["training"]["epochs"] == 2  # later file wins
-    assert merged["training"]["lambda_max"] == 1.5  # kept from the first
+    assert merged["training"]["lambda_max"] == 1.25  # kept from the first

@@ -124,3 +124,27 @@ def test_gamma_l_sets_the_number_of_known_anomalies(
     assert json.loads((model / "model.json").read_text())["provenance"]["n_known"] == 105
     assert main([*args, "--n-known", "5", "-o", str(model)]) == 2
     assert "not both" in capsys.readouterr().err
+
+
+def test_model_hints_replace_defaults_not_user_settings(
+    tmp_path: Path, ring_toy: dict[str, np.ndarray]
+) -> None:
+    """A table's model hints (as ``features mnist`` writes) fill in for schema defaults, but a
+    value the user's config sets wins."""
+    table = tmp_path / "hinted.parquet"
+    write_table(
+        table,
+        ring_toy["background"][:300],
+        [f"f{i}" for i in range(ring_toy["background"].shape[1])],
+        labels=np.zeros(300),
+        types=["background"] * 300,
+        metadata={"dataset": "ring", "model_hints": {"epochs": 3, "patience": 2, "latent_dim": 3}},
+    )
+    config = tmp_path / "c.yaml"
+    config.write_text("version: 1\ntraining: {epochs: 2, device: cpu}\n")
+    for cfg, expected in ((None, 3), (config, 2)):
+        model = tmp_path / f"m{expected}"
+        args = ["train", "--features", str(table), "--method", "vae", "-o", str(model)]
+        assert main(args + (["--config", str(cfg)] if cfg else [])) == 0
+        params = json.loads((model / "model.json").read_text())["hyperparameters"]
+        assert (params["epochs"], params["patience"], params["latent_dim"]) == (expected, 2, 3)
