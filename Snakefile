@@ -33,14 +33,8 @@ SEEDS = config["seeds"]
 os.environ.setdefault("HEP_AA_SOURCE", HERE)
 
 
-localrules:
-    all,
-    resolved_config,
-    plot,
-    summary,
-
-
 rule resolved_config:
+    localrule: True
     output:
         config="results/config.json",
     log:
@@ -59,6 +53,7 @@ include: "workflows/rules/evaluate.smk"
 
 
 rule all:
+    localrule: True
     input:
         W.targets(config),
     default_target: True

@@ -29,6 +29,8 @@ rule evaluate:
 
 
 rule plot:
+    # local (also as a module, where a localrules list would name the unprefixed rules)
+    localrule: True
     input:
         scores=lambda wc: expand(
             "results/{dataset}/scores/{method}_seed{seed}.parquet", dataset=wc.dataset, method=METHODS, seed=SEEDS
@@ -64,6 +66,8 @@ rule plot:
 
 
 rule summary:
+    # local (also as a module, where a localrules list would name the unprefixed rules)
+    localrule: True
     input:
         tables=expand("results/{dataset}/table.md", dataset=DATASETS),
     output:
