@@ -165,19 +165,22 @@ def write_config(config: Mapping[str, Any], path: str | Path, log: str | Path | 
         Path(log).write_text(f"hep_aa: resolved configuration written to {path}\n", encoding="utf-8")
 
 
-def datasets(config: Mapping[str, Any]) -> list[str]:
-    """Datasets the workflow runs, in a fixed order, logging why the others are skipped."""
+def datasets(config: Mapping[str, Any], *, explain: bool = True) -> list[str]:
+    """Datasets the workflow runs, in a fixed order, logging why the others are skipped
+    (unless ``explain`` is false: the Snakefile asks once, the target list again)."""
     out = []
     ds = config["datasets"]
     for name in DATASETS:
         entry = ds[name]
         if not entry["enabled"]:
-            log.info("dataset %s: disabled in the config", name)
+            if explain:
+                log.info("dataset %s: disabled in the config", name)
             continue
         if name == "cicids" and not entry["path"]:
-            log.warning(
-                "dataset cicids: skipped, set datasets.cicids.path to the MachineLearningCVE CSV folder"
-            )
+            if explain:
+                log.warning(
+                    "dataset cicids: skipped, set datasets.cicids.path to the MachineLearningCVE CSV folder"
+                )
             continue
         out.append(name)
     return out
@@ -306,7 +309,7 @@ def train_env(config: Mapping[str, Any]) -> str:
 def targets(config: Mapping[str, Any]) -> list[str]:
     """Final outputs of ``rule all``: per dataset metrics, table and plots, and the summary."""
     out = []
-    for ds in datasets(config):
+    for ds in datasets(config, explain=False):
         out += [f"results/{ds}/metrics.json", f"results/{ds}/table.md", f"results/{ds}/plots"]
     if "vh" in out_datasets(out) and not config["datasets"]["vh"]["path"]:
         out.append("results/vh/coffea_hists.root")
