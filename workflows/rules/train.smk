@@ -25,7 +25,7 @@ rule train:
         # CUDA build of torch when training.device names a CUDA device, CPU build otherwise
         f"../../envs/{W.train_env(config)}"
     shell:
-        "hep-aa -v train --features {input.train} {params.known} --method {wildcards.method} "
+        "hep-aa -v train --features {input.train} {params.known} --method {wildcards.method} --threads {threads} "
         "--config {input.config} --seed {wildcards.seed} -o {output.model} > {log} 2>&1"
 
 
@@ -49,4 +49,4 @@ rule score:
     conda:
         "../../envs/hep-aa.yaml"
     shell:
-        "hep-aa -v score {input.model} {input.test} -o {output.scores} > {log} 2>&1"
+        "hep-aa -v score {input.model} {input.test} --threads {threads} -o {output.scores} > {log} 2>&1"
