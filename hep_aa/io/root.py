@@ -115,6 +115,40 @@ def _check_values(path: Path, chunk: ak.Array, branches: list[str], first_entry:
             )
 
 
+#: Optional NanoAOD branches read when present, so that ``hep_aa.features.selection`` applies
+#: the same lepton ID / isolation, jet ID and b-tag working point as the coffea processor.
+NANO_OPTIONAL = (
+    "Electron_cutBased",
+    "Electron_pfRelIso03_all",
+    "Muon_looseId",
+    "Muon_mediumId",
+    "Muon_tightId",
+    "Muon_pfRelIso04_all",
+    "Jet_jetId",
+)
+
+
+def _with_nano_ids(chunk: ak.Array, ele: ak.Array, mu: ak.Array, jets: ak.Array, btag: str) -> tuple:
+    """Add ``id``/``iso`` to the leptons and ``jet_id``/``btag_score`` to the jets where the
+    file has the branches (ID level as in the processor: electron cut-based 0-4, muon
+    loose 2 / medium 3 / tight 4)."""
+    names = set(chunk.fields)
+    if "Electron_cutBased" in names and "Muon_tightId" in names:
+        ele = ak.with_field(ele, ak.values_astype(chunk.Electron_cutBased, np.int32), "id")
+        level = ak.values_astype(0 * chunk.Muon_pt, np.int32)
+        for name, value in (("Muon_looseId", 2), ("Muon_mediumId", 3), ("Muon_tightId", 4)):
+            if name in names:
+                level = ak.where(chunk[name], value, level)
+        mu = ak.with_field(mu, ak.values_astype(level, np.int32), "id")
+    if "Electron_pfRelIso03_all" in names and "Muon_pfRelIso04_all" in names:
+        ele = ak.with_field(ele, ak.values_astype(chunk.Electron_pfRelIso03_all, np.float64), "iso")
+        mu = ak.with_field(mu, ak.values_astype(chunk.Muon_pfRelIso04_all, np.float64), "iso")
+    if "Jet_jetId" in names:
+        jets = ak.with_field(jets, ak.values_astype(chunk.Jet_jetId, np.int32), "jet_id")
+    jets = ak.with_field(jets, ak.values_astype(chunk[btag], np.float64), "btag_score")
+    return ele, mu, jets
+
+
 def _model(electrons: ak.Array, muons: ak.Array, jets: ak.Array, weight: np.ndarray) -> ak.Array:
     leptons = ak.concatenate([electrons, muons], axis=1)
     leptons = leptons[ak.argsort(leptons.pt, axis=1, ascending=False)]
@@ -161,6 +195,7 @@ def iter_root_events(
         if btag is None:
             raise DataFormatError(f"{p}: no b-tag branch (Jet_btagDeepFlavB or Jet_btagDeepB)")
         wanted.append(btag)
+    optional = [b for b in NANO_OPTIONAL if b in names] if layout == "nanoaod" else []
     default_weight = "genWeight" if layout == "nanoaod" else "Event.Weight"
     weight_branch = weight or (default_weight if default_weight in names else None)
     if weight_branch:
@@ -170,7 +205,7 @@ def iter_root_events(
         raise DataFormatError(f"{p}: tree {tree_name!r} lacks branch(es) {missing}")
     first = 0
     try:
-        for chunk in uproot.iterate(f"{p}:{tree_name}", wanted, step_size=step_size, library="ak"):
+        for chunk in uproot.iterate(f"{p}:{tree_name}", wanted + optional, step_size=step_size, library="ak"):
             n = len(chunk)
             _check_values(p, chunk, wanted, first)
             first += n
@@ -198,6 +233,7 @@ def iter_root_events(
                 jets = jet_records(
                     chunk.Jet_pt, chunk.Jet_eta, chunk.Jet_phi, chunk.Jet_mass, chunk[btag] > BTAG_THRESHOLD
                 )
+                ele, mu, jets = _with_nano_ids(chunk, ele, mu, jets, btag)
             else:
                 e = chunk["Electron.PT"]
                 ele = _leptons(

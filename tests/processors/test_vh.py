@@ -333,3 +333,25 @@ def test_delphes_schema_events(setup: dict[str, Path], shared_data: Path) -> Non
         ).events()
     out = AnomalyScoreProcessor(model_dir=str(setup["model"])).process(events)["delphes"]
     assert out["cutflow_events"].values()[0] == 25 == out["n_events"]
+
+
+@pytest.mark.parametrize("name", REAL)
+def test_features_vh_reader_applies_the_processors_selection(shared_data: Path, name: str) -> None:
+    """``hep-aa features vh`` (uproot reader → common event model) and the coffea processor
+    (NanoEvents → event_model) see the same lepton ID/isolation, jet ID and b-tag score on real
+    NanoAOD, so the selection gives the same cutflow and the same candidates."""
+    import awkward as ak
+
+    from hep_aa.features.higgs import vh_candidates
+    from hep_aa.io.root import iter_root_events
+    from hep_aa.processors.scoring import event_model
+
+    path = shared_data / "root" / name
+    reader = ak.concatenate(list(iter_root_events(path)))
+    assert {"id", "iso"} <= set(reader.leptons.fields)
+    assert {"jet_id", "btag_score"} <= set(reader.jets.fields)
+    via_reader = vh_candidates(reader)
+    via_processor = vh_candidates(event_model(_events(path, "eager")))
+    for (step, a), b in zip(via_reader[1].items(), via_processor[1].values(), strict=True):
+        assert ak.to_list(a) == ak.to_list(b), step
+    assert ak.to_list(ak.is_none(via_reader[0])) == ak.to_list(ak.is_none(via_processor[0]))
