@@ -45,7 +45,10 @@ def cli(ctx: click.Context, verbose: int) -> None:
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+    # -v is hep_aa's INFO; other libraries stay at WARNING (matplotlib's INFO floods logs) until -vv
+    root = logging.WARNING if verbose < 2 else level
+    logging.basicConfig(level=root, format="%(levelname)s %(name)s: %(message)s", force=True)
+    logging.getLogger("hep_aa").setLevel(level)
 
 
 #: Parameters that name outputs, with the suffixes written (a prefix gives several files).
