@@ -19,7 +19,9 @@ def test_real_cms_nanoaod(shared_data: Path) -> None:
     assert [len(c) for c in chunks] == [64, 64, 64, 8]
     ev = chunks[0]
     assert set(ev.fields) == {"leptons", "jets", "weight"}
-    assert set(ev.leptons.fields) == {"pt", "eta", "phi", "mass", "charge", "pdgId"}
+    # real NanoAOD: the ID level and PF isolation ride along for the object selection
+    assert set(ev.leptons.fields) == {"pt", "eta", "phi", "mass", "charge", "pdgId", "id", "iso"}
+    assert {"jet_id", "btag_score"} <= set(ev.jets.fields)
     assert ak.all(abs(ev.leptons.pdgId) % 2 == 1)
     feats = vh_features(ak.concatenate(chunks))
     assert feats.kept.shape == (200,)
