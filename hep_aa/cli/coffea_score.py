@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -208,6 +209,20 @@ def _run_dask(
     return result
 
 
+@contextlib.contextmanager
+def _env_warning_filter(spec: str) -> Iterator[None]:
+    """Append ``spec`` to ``PYTHONWARNINGS`` for the duration (worker processes read it)."""
+    old = os.environ.get("PYTHONWARNINGS")
+    os.environ["PYTHONWARNINGS"] = f"{old},{spec}" if old else spec
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("PYTHONWARNINGS", None)
+        else:
+            os.environ["PYTHONWARNINGS"] = old
+
+
 @click.command("coffea-score")
 @click.argument("model_dir", type=click.Path(file_okay=False))
 @click.argument("fileset", nargs=-1, required=True)
@@ -247,8 +262,14 @@ def coffea_score(
     proc = AnomalyScoreProcessor(model_dir=model_dir, min_pt_z=min_pt_z)  # ModelError before any event
     entries = _check_files(files, treename, schema)
     schema_cls = NanoAODSchema if schema == "nanoaod" else DelphesSchema
-    with warnings.catch_warnings(), _ascii_paths(files) as run_files:
-        # minimal NanoAOD files lack cross-reference branches (Jet_muonIdx1, ...); nothing here uses them
+    # minimal NanoAOD files lack cross-reference branches (Jet_muonIdx1, ...); nothing here uses
+    # them. The filter must also reach the futures executor's worker processes, which start
+    # from a fresh interpreter (and read PYTHONWARNINGS), not only this process.
+    with (
+        _env_warning_filter("ignore:Missing cross-reference index:RuntimeWarning"),
+        warnings.catch_warnings(),
+        _ascii_paths(files) as run_files,
+    ):
         warnings.filterwarnings("ignore", message="Missing cross-reference index", category=RuntimeWarning)
         try:
             if executor == "dask":
