@@ -152,6 +152,25 @@ def _register() -> None:
 _register()
 
 
+#: Top-level modules of the optional extras (pyproject.toml), for a one-line error naming the
+#: extra to install when a command needs one that is missing.
+OPTIONAL_MODULES = {
+    "pythia8mc": "generate",
+    "pythia8": "generate",
+    "tables": "generate",
+    "pylhe": "generate",
+    "pandas": "cicids",
+    "coffea": "coffea",
+    "dask": "coffea",
+    "dask_awkward": "coffea",
+    "dask_histogram": "coffea",
+    "distributed": "coffea",
+    "matplotlib": "plot",
+    "mplhep": "plot",
+    "snakemake": "workflow",
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI in-process and return its exit code (0 success, 2 user error)."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -162,6 +181,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if verbose:
             log.exception("hep-aa failed")
         click.echo(f"hep-aa: error: {_one_line(exc)}", err=True)
+        return USER_ERROR_EXIT
+    except ModuleNotFoundError as exc:  # an optional dependency of this command is not installed
+        top = (exc.name or "").split(".")[0]
+        if top not in OPTIONAL_MODULES:
+            raise
+        if verbose:
+            log.exception("hep-aa failed")
+        extra = OPTIONAL_MODULES[top]
+        click.echo(
+            f"hep-aa: error: this command needs {top!r}, which is not installed; "
+            f"pip install 'hep_aa[{extra}]'",
+            err=True,
+        )
         return USER_ERROR_EXIT
     except OSError as exc:  # disk full, permission denied, ... : the environment, not a bug
         if verbose:

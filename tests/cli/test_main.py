@@ -75,3 +75,17 @@ def test_console_script_exit_code(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1
     assert "plots.formats" in proc.stderr
+
+
+def test_missing_optional_dependency_names_the_extra(tmp_path: Path) -> None:
+    """A command whose extra is not installed fails with one line naming the extra."""
+    code = (
+        "import sys; sys.modules['coffea'] = None\n"
+        "from hep_aa.cli.main import main\n"
+        "sys.exit(main(['coffea-score', 'model', 'x=y.root', '-o', 'o.root']))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        "hep-aa: error: this command needs 'coffea', which is not installed; pip install 'hep_aa[coffea]'"
+    ]
