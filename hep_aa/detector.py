@@ -392,6 +392,28 @@ class _TorchDetector(_Detector):
         perm = rng.permutation(len(x))
         return x[perm[n_val:]], x[perm[:n_val]]
 
+    def _start_fit(
+        self, X: Any, y: Any, sample_weight: Any, feature_names: list[str] | None, what: str
+    ) -> tuple[Any, ...]:
+        """Shared start of the torch fits: features, weights, the ``y != 1`` rows scaled and
+        split into training and validation (with their weights), the known anomalies and the
+        seeded generator the split used (``arr, sw, x_anom, rng, train, val, w_tr, w_val``)."""
+        arr = self._prepare_fit(X, feature_names)
+        sw = self._fit_weights(sample_weight, len(arr))
+        x_main, x_anom = _split_y(arr, y)
+        if len(x_main) < 2:
+            raise DataFormatError(f"need at least 2 {what} (y != 1) events, got {len(x_main)} sample(s)")
+        self.scaler_ = Scaler(self.scaler).fit(x_main)  # type: ignore[arg-type]
+        rng = np.random.default_rng(self.seed)
+        train, val, w_tr, w_val = _split_with(
+            self._split,
+            self.scaler_.transform(x_main),
+            _weights_of(sw, y, known=False),
+            self.validation_fraction,
+            rng,
+        )
+        return arr, sw, x_anom, rng, train, val, w_tr, w_val
+
     def _build_module(self) -> torch.nn.Module:
         raise NotImplementedError
 
@@ -552,21 +574,10 @@ class AnomalyAwareVAE(_TorchDetector):
         feature_names : list of str, optional
             Stored with the model (taken from ``X.columns`` for a DataFrame).
         """
-        arr = self._prepare_fit(X, feature_names)
-        sw = self._fit_weights(sample_weight, len(arr))
-        x_bkg, x_anom = _split_y(arr, y)
-        if len(x_bkg) < 2:
-            raise DataFormatError(f"need at least 2 background (y != 1) events, got {len(x_bkg)} sample(s)")
-        self.scaler_ = Scaler(self.scaler).fit(x_bkg)  # type: ignore[arg-type]
-        device = self._device()
-        rng = np.random.default_rng(self.seed)
-        train, val, w_tr, w_val = _split_with(
-            self._split,
-            self.scaler_.transform(x_bkg),
-            _weights_of(sw, y, known=False),
-            self.validation_fraction,
-            rng,
+        arr, sw, x_anom, _, train, val, w_tr, w_val = self._start_fit(
+            X, y, sample_weight, feature_names, "background"
         )
+        device = self._device()
         self._fit_weights_tv = (w_tr, w_val)  # for the fine-tune of this fit
         self._generator = torch.Generator().manual_seed(self.seed)
         self.module_ = self._init_module().to(device)
@@ -754,21 +765,10 @@ class SyntheticAnomalyClassifier(_TorchDetector):
         self, X: Any, y: Any = None, sample_weight: Any = None, *, feature_names: list[str] | None = None
     ) -> SyntheticAnomalyClassifier:
         """Fit normal (``y == 0``) against known anomalies (``y == 1``) plus synthetic ones."""
-        arr = self._prepare_fit(X, feature_names)
-        sw = self._fit_weights(sample_weight, len(arr))
-        x_norm, x_anom = _split_y(arr, y)
-        if len(x_norm) < 2:
-            raise DataFormatError(f"need at least 2 normal (y != 1) events, got {len(x_norm)} sample(s)")
-        self.scaler_ = Scaler(self.scaler).fit(x_norm)  # type: ignore[arg-type]
-        device = self._device()
-        rng = np.random.default_rng(self.seed)
-        norm_tr, norm_val, wn_tr, wn_val = _split_with(
-            self._split,
-            self.scaler_.transform(x_norm),
-            _weights_of(sw, y, known=False),
-            self.validation_fraction,
-            rng,
+        arr, sw, x_anom, rng, norm_tr, norm_val, wn_tr, wn_val = self._start_fit(
+            X, y, sample_weight, feature_names, "normal"
         )
+        device = self._device()
         anom = self.scaler_.transform(x_anom) if len(x_anom) else np.empty((0, arr.shape[1]), np.float32)
         w_anom = _weights_of(sw, y, known=True)
         if len(anom) >= 2:
