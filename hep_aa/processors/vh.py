@@ -129,7 +129,9 @@ class AnomalyScoreProcessor(processor.ProcessorABC):
     (``process`` on dask-awkward NanoEvents returns ``hist.dask`` histograms; ``dask.compute``
     them). The model is checked when the processor is built and loaded once per worker.
 
-    Parameters (keyword-only, plain data, so the processor pickles cheaply)
+    The parameters are keyword-only plain data, so the processor pickles cheaply.
+
+    Parameters
     ----------
     model_dir : str
         Saved detector trained on the ``vh`` feature set (``hep-aa features vh``).
