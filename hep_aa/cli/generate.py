@@ -8,6 +8,13 @@ from hep_aa.cli._progress import progress_bar
 from hep_aa.exceptions import DataFormatError
 
 
+def _detector_option(help_text: str):  # type: ignore[no-untyped-def]
+    """``--detector cms|none``, shared by the generators (default: the CMS-card fast detector)."""
+    return click.option(
+        "--detector", default="cms", show_default=True, type=click.Choice(["cms", "none"]), help=help_text
+    )
+
+
 @click.group("generate")
 def generate() -> None:
     """Generate events with Pythia 8 (LHCO-like dijets, SMEFT Zh)."""
@@ -33,13 +40,7 @@ def generate() -> None:
     show_default=True,
     help="QCD generator cut [GeV]: 1100 reproduces the real R&D sample; <= 750 is unbiased.",
 )
-@click.option(
-    "--detector",
-    default="cms",
-    show_default=True,
-    type=click.Choice(["cms", "none"]),
-    help="Delphes-CMS-card-like fast detector (EFlow objects) or none (truth particles).",
-)
+@_detector_option("Delphes-CMS-card-like fast detector (EFlow objects) or none (truth particles).")
 @click.option(
     "-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output .h5 (LHCO R&D layout)."
 )
@@ -144,13 +145,7 @@ def merge_lhco(inputs: tuple[str, ...], chunk_size: int, output: str) -> None:
     "unweight_to",
     help="Name of a --point: write an unweighted sample at that point (accept-reject).",
 )
-@click.option(
-    "--detector",
-    default="cms",
-    show_default=True,
-    type=click.Choice(["cms", "none"]),
-    help="Delphes-CMS-card-like reconstruction or none (truth leptons, ghost-b-tagged jets).",
-)
+@_detector_option("Delphes-CMS-card-like reconstruction or none (truth leptons, ghost-b-tagged jets).")
 @click.option(
     "-o",
     "--output",
