@@ -147,10 +147,11 @@ def _evaluate(
     for start in range(0, len(x), batch_size):
         xb = x[start : start + batch_size]
         loss = model.loss(xb, model(xb, sample=generator is not None, generator=generator))
-        totals.append(loss.total.float().cpu())
-        recons.append(loss.recon.float().cpu())
+        totals.append(loss.total.float())
+        recons.append(loss.recon.float())
     model.train(was_training)
-    return torch.cat(totals).numpy(), torch.cat(recons).numpy()
+    both = torch.stack([torch.cat(totals), torch.cat(recons)]).cpu().numpy()  # one transfer
+    return both[0], both[1]
 
 
 def pretrain(
@@ -248,7 +249,7 @@ class _EarlyStopping:
 def _weighted_means(stats: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]], n: int) -> list[float]:
     """Event-weighted epoch means of per-step (total, recon, kl) batch means."""
     weights = torch.tensor([s[3] for s in stats], dtype=torch.float32)
-    table = torch.stack([torch.stack(s[:3]).float().cpu() for s in stats])
+    table = torch.stack([torch.stack(s[:3]) for s in stats]).float().cpu()  # one transfer
     return ((table * weights[:, None]).sum(0) / n).tolist()
 
 
@@ -382,8 +383,9 @@ def finetune(
                 lb = model.loss(xb, model(xb, generator=noise))
                 total = lb.total.mean() if w_bkg is None else torch.mean(w_bkg[idx] * lb.total)
                 if not control:
-                    pick = torch.randint(0, len(anomalies), (n_a,), generator=generator)
-                    xa = anomalies[pick.to(device, non_blocking=True)]
+                    # drawn on the device (``noise`` is ``generator`` itself on CPU): no copy
+                    pick = torch.randint(0, len(anomalies), (n_a,), generator=noise, device=device)
+                    xa = anomalies[pick]
                     la = model.loss(xa, model(xa, generator=noise))
                     obj_a = anomaly_objective(
                         la, lam, error=anomaly_error, term=anomaly_term, margin=margin_abs
@@ -573,7 +575,10 @@ def train_classifier(
             x, y = resample()
         w_tr = per_class(weights, y)
         model.train()
-        running, n_steps = 0.0, 0
+        # summed on the device in float64 (the order and precision of a Python float sum),
+        # read once per epoch: no per-step host-device sync
+        running = torch.zeros((), dtype=torch.float64, device=device)
+        n_steps = 0
         for idx in _batches(len(x), batch_size, generator, device):
             with _autocast(device, mixed_precision):
                 # balanced within the batch, so the loss scale does not depend on batch size
@@ -581,13 +586,13 @@ def train_classifier(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            running += float(loss.detach())
+            running += loss.detach().double()
             n_steps += 1
         model.eval()
         with torch.no_grad():
             val = float(balanced_bce(model(x_val), y_val, w_val))
         hist["epoch"].append(float(epoch))
-        hist["loss"].append(running / max(n_steps, 1))
+        hist["loss"].append(float(running) / max(n_steps, 1))
         hist["val_loss"].append(val)
         if stopper.stop(val, model):
             break

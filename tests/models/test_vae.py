@@ -64,3 +64,88 @@ def test_classifier_logits() -> None:
 def test_invalid_hyperparameters(kwargs: dict) -> None:
     with pytest.raises(ValueError, match="must be"):
         MLPVAE(4, **kwargs)
+
+
+@pytest.mark.parametrize("scale", [1.0, 3.0])
+def test_bernoulli_loss_from_logits_agrees_with_sigmoid_then_bce(scale: float) -> None:
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(64, 784, generator=g) * scale
+    x = torch.rand(64, 784, generator=g)
+    mu, logvar = torch.randn(64, 20, generator=g), 0.1 * torch.randn(64, 20, generator=g)
+    new = vae_loss(x, VAEOutput.from_logits(logits, mu, logvar), decoder="bernoulli")
+    old = vae_loss(x, VAEOutput(torch.sigmoid(logits), mu, logvar), decoder="bernoulli")
+    exact = vae_loss(
+        x.double(), VAEOutput.from_logits(logits.double(), mu.double(), logvar.double()), decoder="bernoulli"
+    )
+    torch.testing.assert_close(new.total.double(), exact.total, rtol=1e-6, atol=0.0)
+    # sigmoid-then-BCE loses digits in log(1 − σ) for large logits: it agrees to 1e-6 only
+    # while the logits stay moderate
+    torch.testing.assert_close(new.total, old.total, rtol=1e-6 if scale == 1.0 else 5e-5, atol=0.0)
+    assert torch.equal(new.kl, old.kl)
+
+
+def test_bernoulli_loss_from_logits_is_exact_where_the_sigmoid_saturates() -> None:
+    # sigmoid(40) rounds to 1 in float32: sigmoid-then-BCE clamps log(1 − σ) = log(0) at −100
+    # where the logits form gives the exact −log σ(−40) = 40
+    logits = torch.tensor([[40.0, -40.0, 0.0]])
+    x = torch.tensor([[0.0, 1.0, 1.0]])
+    zeros = torch.zeros(1, 2)
+    loss = vae_loss(x, VAEOutput.from_logits(logits, zeros, zeros), decoder="bernoulli")
+    assert loss.recon.item() == pytest.approx(80.0 + math.log(2.0), rel=1e-6)
+    clamped = vae_loss(x, VAEOutput(torch.sigmoid(logits), zeros, zeros), decoder="bernoulli")
+    assert clamped.recon.item() == pytest.approx(100.0 + 40.0 + math.log(2.0), rel=1e-6)
+
+
+def test_forward_keeps_logits_for_bernoulli_and_recon_is_their_sigmoid() -> None:
+    torch.manual_seed(0)
+    x = torch.rand(5, 16)
+    bern = MLPVAE(16, hidden=(8,), latent_dim=2, decoder="bernoulli")
+    out = bern(x, sample=False)
+    assert out.logits is not None
+    torch.testing.assert_close(out.recon, torch.sigmoid(out.logits))
+    torch.testing.assert_close(out.recon, bern.decode(out.mu))
+    recon, mu, logvar = out  # unpacks as before
+    assert recon is out.recon
+    assert mu is out.mu
+    assert logvar is out.logvar
+    gauss = MLPVAE(16, hidden=(8,), latent_dim=2)
+    assert gauss(x, sample=False).logits is None
+    with pytest.raises(ValueError, match="recon or logits"):
+        VAEOutput(None, out.mu, out.logvar)
+
+
+@pytest.mark.parametrize("make", [lambda: MLPVAE(784, (400,), 20, decoder="bernoulli"), lambda: ConvVAE(784)])
+def test_saved_weights_layout_unchanged(make) -> None:  # type: ignore[no-untyped-def]
+    # model folders store the state dict: the logits change must not rename or reshape anything
+    model = make()
+    expected = {
+        MLPVAE: [
+            ("encoder.0.weight", (400, 784)),
+            ("encoder.0.bias", (400,)),
+            ("to_mu.weight", (20, 400)),
+            ("to_mu.bias", (20,)),
+            ("to_logvar.weight", (20, 400)),
+            ("to_logvar.bias", (20,)),
+            ("decoder.0.0.weight", (400, 20)),
+            ("decoder.0.0.bias", (400,)),
+            ("decoder.1.weight", (784, 400)),
+            ("decoder.1.bias", (784,)),
+        ],
+        ConvVAE: [
+            ("encoder.0.weight", (32, 1, 4, 4)),
+            ("encoder.0.bias", (32,)),
+            ("encoder.2.weight", (64, 32, 4, 4)),
+            ("encoder.2.bias", (64,)),
+            ("to_mu.weight", (20, 3136)),
+            ("to_mu.bias", (20,)),
+            ("to_logvar.weight", (20, 3136)),
+            ("to_logvar.bias", (20,)),
+            ("from_z.0.weight", (3136, 20)),
+            ("from_z.0.bias", (3136,)),
+            ("decoder.0.weight", (64, 32, 4, 4)),
+            ("decoder.0.bias", (32,)),
+            ("decoder.2.weight", (32, 1, 4, 4)),
+            ("decoder.2.bias", (1,)),
+        ],
+    }[type(model)]
+    assert [(k, tuple(v.shape)) for k, v in model.state_dict().items()] == expected
