@@ -388,3 +388,196 @@ def vh(
         },
     )
     click.echo(f"{output}: {len(x)} of {n_in} events with Z and h candidates ({n_dropped} dropped)")
+
+
+@features.command("higgs")
+@click.argument("input_path", metavar="FILE.lhe", type=click.Path(dir_okay=False))
+@click.option(
+    "--background",
+    default=None,
+    help="Weight id of the background hypothesis (default: the event weight XWGTUP; "
+    "e.g. the SM point of a SMEFTsim scan).",
+)
+@click.option(
+    "--known",
+    multiple=True,
+    help="Weight id of the known anomaly: label 1, anomaly type = the id (repeatable).",
+)
+@click.option(
+    "--unseen",
+    multiple=True,
+    help="Weight id of an unseen anomaly: label 1, anomaly type = the id (repeatable).",
+)
+@click.option(
+    "--background-fraction",
+    default=0.5,
+    show_default=True,
+    type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True),
+    help="Share of the events given to the background; the rest is split equally among the anomalies.",
+)
+@click.option(
+    "--unweight",
+    is_flag=True,
+    help="Accept-reject each part to an unweighted sample (weight = sign of the event weight).",
+)
+@click.option(
+    "--seed", default=0, show_default=True, type=int, help="Seed of the split (and the unweighting)."
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Parquet table to write (default: FILE with the suffix .parquet).",
+)
+def higgs(
+    input_path: str,
+    background: str | None,
+    known: tuple[str, ...],
+    unseen: tuple[str, ...],
+    background_fraction: float,
+    unweight: bool,
+    seed: int,
+    output: str | None,
+) -> None:
+    """Parton-level Higgs features of an LHE file (any production mode), one hypothesis per weight.
+
+    Columns present in every event: pT and rapidity of h; with two extra hard partons (the two
+    highest-pT outgoing quarks/gluons not from the h or V decay) m_jj, |Δη_jj|, Δφ_jj; with a
+    Z/W (or its decay leptons) pT and rapidity of V, m_Vh, pT_Vh, |Δφ_Vh|, the Collins-Soper
+    angles and ΔR of the V decay pair.
+
+    Without --known/--unseen: every event once, label 0, the nominal weight XWGTUP in `weight`
+    and each named weight (<rwgt><wgt id=...>, e.g. a SMEFTsim scan) as `weight_<id>`.
+
+    With --known ID [--unseen ID ...] [--background ID]: the labelled table of an Anomaly
+    Awareness experiment. The events are split at random (--seed) into disjoint parts, one per
+    hypothesis; each part carries its hypothesis' weight (scaled by 1/its share of the events,
+    so every part's sum of weights estimates that hypothesis' total) in `weight`, or, with
+    --unweight, is accept-rejected to an unweighted sample. Negative weights are kept.
+    """
+    from hep_aa.exceptions import ConfigError
+    from hep_aa.features.higgs import hard_process_features
+    from hep_aa.io.artifacts import write_table
+    from hep_aa.io.lhe import NOMINAL, load_lhe
+
+    if not known and (unseen or background is not None):
+        raise ConfigError("--background/--unseen build an AA experiment table: give --known ID too")
+    if output is None:
+        name = Path(input_path).name
+        for suffix in (".gz", ".lhe"):
+            name = name.removesuffix(suffix)
+        output = str(Path(input_path).with_name(name + ".parquet"))
+    events = load_lhe(input_path)
+    feats = hard_process_features(events.particles, sqrt_s=events.sqrt_s)
+    if not feats.groups:
+        raise DataFormatError(
+            f"{input_path}: no parton-level feature is defined for every event (no Higgs boson, no Z/W, "
+            f"fewer than two extra partons in some events; counts {feats.counts} of {len(events)})"
+        )
+    x = feats.matrix()
+    n = len(x)
+    meta = {
+        "dataset": "higgs",
+        "inputs": [input_path],
+        "units": "GeV",
+        "level": "parton (LHE)",
+        "feature_groups": list(feats.groups),
+        "object_counts": feats.counts,
+        "n_events_in": n,
+        "sqrt_s_gev": events.sqrt_s,
+        "weight_ids": list(events.weights),
+        "weight_descriptions": events.weight_info,
+        "weight_groups": events.weight_groups,
+        "sum_of_weights": {NOMINAL: float(events.weight.sum())}
+        | {k: float(v.sum()) for k, v in events.weights.items()},
+    }
+    index = np.arange(n, dtype=np.int64)
+    if not known:
+        spectators = {"weight": events.weight, "event_index": index}
+        spectators |= {f"weight_{k}": v for k, v in events.weights.items()}
+        write_table(
+            output,
+            x,
+            feats.names,
+            labels=np.zeros(n, np.int8),
+            types="background",
+            spectators=spectators,
+            metadata=meta,
+        )
+        click.echo(
+            f"{output}: {n} events, {x.shape[1]} features ({', '.join(feats.groups)}); "
+            f"{len(events.weights)} named weights as weight_<id> columns"
+        )
+        return
+    background = background or NOMINAL
+    parts = [(background, 0), *((k, 1) for k in known), *((u, 1) for u in unseen)]
+    ids = [p[0] for p in parts]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise ConfigError(
+            f"weight id(s) {repeated} given for more than one hypothesis; each part needs its own"
+        )
+    hyp = {i: events.hypothesis(i) for i in ids}  # unknown id: one-line error listing the ids
+    n_anom = len(parts) - 1
+    shares = np.array([background_fraction] + [(1.0 - background_fraction) / n_anom] * n_anom)
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(n)
+    bounds = np.round(np.cumsum(np.r_[0.0, shares]) * n).astype(int)
+    blocks, labels, types, weights, indices, report = [], [], [], [], [], {}
+    for (wid, label), share, lo, hi in zip(parts, shares, bounds[:-1], bounds[1:], strict=True):
+        idx = np.sort(perm[lo:hi])
+        w = hyp[wid][idx]
+        kind = "background" if label == 0 else wid
+        if unweight:
+            top = float(np.abs(w).max()) if len(w) else 0.0
+            if top == 0.0:
+                raise DataFormatError(
+                    f"{input_path}: weight {wid!r} is zero for every event of its part; cannot unweight"
+                )
+            keep = rng.random(len(w)) < np.abs(w) / top
+            idx, w = idx[keep], np.sign(w[keep])
+            report[kind] = {
+                "weight": wid,
+                "n_events": int(hi - lo),
+                "n_kept": int(keep.sum()),
+                "efficiency": round(float(keep.mean()), 4) if len(keep) else 0.0,
+            }
+        else:
+            w = w / share
+            report[kind] = {
+                "weight": wid,
+                "n_events": int(hi - lo),
+                "sum_of_weights": float(w.sum()),
+                "n_negative": int((w < 0).sum()),
+            }
+        if len(idx) == 0:
+            raise DataFormatError(
+                f"{input_path}: the {kind} part ({wid!r}) holds no events; use a larger file"
+            )
+        blocks.append(x[idx])
+        labels.append(np.full(len(idx), label, np.int8))
+        types.append(np.full(len(idx), kind, dtype=object))
+        weights.append(w.astype(np.float64))
+        indices.append(idx)
+    table = np.vstack(blocks)
+    meta |= {
+        "hypotheses": {"background": background, "known": list(known), "unseen": list(unseen)},
+        "background_fraction": background_fraction,
+        "split_seed": seed,
+        "unweighted": unweight,
+        "parts": report,
+    }
+    write_table(
+        output,
+        table,
+        feats.names,
+        labels=np.concatenate(labels),
+        types=np.concatenate(types),
+        spectators={"weight": np.concatenate(weights), "event_index": np.concatenate(indices)},
+        metadata=meta,
+    )
+    click.echo(
+        f"{output}: {len(table)} events, {table.shape[1]} features ({', '.join(feats.groups)}); "
+        + "; ".join(f"{k} = {v['weight']}: {v.get('n_kept', v['n_events'])}" for k, v in report.items())
+        + (" (unweighted)" if unweight else " (weighted)")
+    )

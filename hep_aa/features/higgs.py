@@ -34,10 +34,13 @@ from hep_aa.features.selection import ObjectSelection, select_objects
 
 __all__ = [
     "CUTFLOW_STEPS",
+    "HIGGS_GROUPS",
     "VH_FEATURES",
+    "HardProcessFeatures",
     "VHFeatures",
     "boost",
     "collins_soper",
+    "hard_process_features",
     "vh_candidates",
     "vh_features",
 ]
@@ -279,3 +282,175 @@ def vh_features(events: ak.Array, selection: ObjectSelection | None = None) -> V
         for c in (*VH_FEATURES, "h_fallback", "weight")
     }
     return VHFeatures(cols, kept)
+
+
+# ---------------------------------------------------------------------------------------------
+# parton-level Higgs features of any production mode (LHE records)
+# ---------------------------------------------------------------------------------------------
+
+#: Feature groups of :func:`hard_process_features` and their columns (GeV, radians).
+HIGGS_GROUPS: dict[str, tuple[str, ...]] = {
+    "h": ("pt_h", "y_h"),
+    "jj": ("m_jj", "delta_eta_jj", "delta_phi_jj"),
+    "v": ("pt_v", "y_v"),
+    "vh": ("m_vh", "pt_vh", "dphi_vh"),
+    "v_decay": ("cos_theta_cs", "phi_cs", "dr_ff"),
+}
+
+_PARTON = (1, 2, 3, 4, 5, 21)
+_LEPTON = (11, 12, 13, 14, 15, 16)
+
+
+@dataclass(frozen=True)
+class HardProcessFeatures:
+    """Parton-level features of a set of LHE events.
+
+    Attributes
+    ----------
+    columns : dict of str to ndarray
+        The columns of every group in :attr:`groups`, one value per event (no event dropped).
+    groups : tuple of str
+        Groups of :data:`HIGGS_GROUPS` present in *every* event.
+    counts : dict of str to int
+        Events that have each group's objects (h, two tag jets, V, V decay pair, V and h).
+    """
+
+    columns: dict[str, np.ndarray]
+    groups: tuple[str, ...]
+    counts: dict[str, int]
+
+    @property
+    def names(self) -> list[str]:
+        return [c for g in self.groups for c in HIGGS_GROUPS[g]]
+
+    def matrix(self) -> np.ndarray:
+        return np.column_stack([self.columns[c] for c in self.names])
+
+
+def _padded(x: Any, width: int, fill: float) -> np.ndarray:
+    return np.asarray(ak.to_numpy(ak.fill_none(ak.pad_none(x, width, axis=1, clip=True), fill)))
+
+
+def _descends(mother: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """(n, P) mask: the particle's ``mother1`` chain reaches line ``target`` (0-based; −1 = none).
+
+    At most P steps, so a malformed circular record cannot loop forever.
+    """
+    out = np.zeros(mother.shape, dtype=bool)
+    cur = mother.copy()
+    tgt = target[:, None]
+    for _ in range(mother.shape[1]):
+        valid = cur >= 0
+        if not valid.any():
+            break
+        out |= valid & (cur == tgt) & (tgt >= 0)
+        cur = np.where(valid, np.take_along_axis(mother, np.where(valid, cur, 0), axis=1), -1)
+    return out
+
+
+def _first(mask: np.ndarray) -> np.ndarray:
+    """Index of the first True per row, −1 where none."""
+    return np.where(mask.any(axis=1), mask.argmax(axis=1), -1)
+
+
+def _rapidity(p: tuple[Any, ...]) -> Any:
+    e, _, _, pz = p
+    return 0.5 * np.log((e + pz) / (e - pz))
+
+
+def hard_process_features(particles: ak.Array, sqrt_s: float = 13000.0) -> HardProcessFeatures:
+    """Parton-level Higgs features for any production mode (ggF, VBF, VH, ttH, ...).
+
+    Parameters
+    ----------
+    particles : ak.Array
+        LHE records per event (:attr:`hep_aa.io.lhe.LHEEvents.particles`: ``id``, ``status``,
+        ``mother1`` (1-based), ``px, py, pz, e``).
+    sqrt_s : float
+        Collider energy (sets the beam axes of the Collins–Soper frame).
+
+    Notes
+    -----
+    Objects (status 1 = outgoing, 2 = intermediate):
+
+    - **h**: the first PDG-25 particle that is not incoming;
+    - **V**: the first Z/W (PDG 23, ±24) that is not a descendant of the h (so h → ZZ*/WW*
+      is not VH); without one, a V is built from exactly two outgoing leptons/neutrinos that
+      are not h descendants, one fermion and one antifermion (Z → ℓℓ/νν, W → ℓν written
+      without their resonance);
+    - **V decay pair**: the two direct daughters of an explicit V, or the two leptons above;
+      the Collins–Soper angles are those of the *fermion* (positive PDG id: ℓ⁻, ν, q) as in
+      :func:`vh_candidates` for Z → ℓ⁻ℓ⁺;
+    - **tag jets**: the two highest-pT outgoing quarks (d … b) and gluons that descend
+      neither from the h nor from the V.
+
+    A group of :data:`HIGGS_GROUPS` is returned when its objects exist in every event
+    (``jj``: at least two tag jets; ``vh``: a V and an h), so a table has no missing values.
+    ``delta_phi_jj`` = φ(j_fwd) − φ(j_bwd) in (−π, π], the jets ordered in rapidity (signed,
+    sensitive to CP-odd hVV couplings); ``delta_eta_jj`` = |η₁ − η₂|; ``y`` are rapidities.
+    """
+    n = len(particles)
+    width = int(ak.max(ak.num(particles, axis=1))) if n else 0
+    pid = _padded(particles.id, width, 0).astype(np.int64)
+    status = _padded(particles.status, width, 0).astype(np.int64)
+    mother = _padded(particles.mother1, width, 0).astype(np.int64) - 1
+    mom = tuple(_padded(particles[c], width, 0.0).astype(np.float64) for c in ("e", "px", "py", "pz"))
+    real = status != 0
+    rows = np.arange(n)
+    aid = np.abs(pid)
+
+    def take(idx: np.ndarray) -> tuple[np.ndarray, ...]:
+        safe = np.where(idx >= 0, idx, 0)
+        return tuple(c[rows, safe] for c in mom)
+
+    h_idx = _first((pid == 25) & (status > 0))
+    has_h = h_idx >= 0
+    from_h = _descends(mother, h_idx)
+    v_idx = _first(((aid == 23) | (aid == 24)) & (status > 0) & ~from_h)
+    v_daughters = real & (mother == v_idx[:, None]) & (v_idx[:, None] >= 0)
+    leptons = (status == 1) & np.isin(aid, _LEPTON) & ~from_h
+    implicit = (v_idx < 0) & (leptons.sum(axis=1) == 2) & ((np.sign(pid) * leptons).sum(axis=1) == 0)
+    pair_mask = np.where((v_idx >= 0)[:, None], v_daughters, leptons & implicit[:, None])
+    has_pair = (pair_mask.sum(axis=1) == 2) & ((np.sign(pid) * pair_mask).sum(axis=1) == 0)
+    has_v = (v_idx >= 0) | implicit
+    fermion = _first(pair_mask & (pid > 0))
+    antifermion = _first(pair_mask & (pid < 0))
+    f, fbar = take(fermion), take(antifermion)
+    v = tuple(np.where(v_idx >= 0, a, b + c) for a, b, c in zip(take(v_idx), f, fbar, strict=True))
+    from_v = _descends(mother, v_idx)
+    jets = (status == 1) & np.isin(aid, _PARTON) & ~from_h & ~from_v
+    pt_all = np.hypot(mom[1], mom[2])
+    order = np.argsort(np.where(jets, -pt_all, np.inf), axis=1, kind="stable")
+    n_jets = jets.sum(axis=1)
+    j1, j2 = take(np.where(n_jets >= 2, order[:, 0], -1)), take(np.where(n_jets >= 2, order[:, 1], -1))
+    if n:
+        # placeholder kinematics where an object is missing (that group is then not returned)
+        dummy = (1.0, 1.0, 0.0, 0.0)
+        j1 = tuple(np.where(n_jets >= 2, a, d) for a, d in zip(j1, dummy, strict=True))
+        j2 = tuple(np.where(n_jets >= 2, a, d) for a, d in zip(j2, (1.0, 0.0, 1.0, 0.0), strict=True))
+    h = take(h_idx)
+    cols: dict[str, np.ndarray] = {}
+    counts = {
+        "h": int(has_h.sum()),
+        "jj": int((n_jets >= 2).sum()),
+        "v": int(has_v.sum()),
+        "vh": int((has_v & has_h).sum()),
+        "v_decay": int(has_pair.sum()),
+    }
+    groups = tuple(g for g in HIGGS_GROUPS if n and counts[g] == n)
+    with np.errstate(all="ignore"):  # placeholder rows of absent groups only; dropped below
+        cols["pt_h"], cols["y_h"] = _pt(h), _rapidity(h)
+        cols["pt_v"], cols["y_v"] = _pt(v), _rapidity(v)
+        vh = _add(v, h)
+        cols["m_vh"], cols["pt_vh"] = _mass(vh), _pt(vh)
+        cols["dphi_vh"] = np.abs(_dphi(_phi(v), _phi(h)))
+        cols["m_jj"] = _mass(_add(j1, j2))
+        eta1, eta2 = _eta(j1), _eta(j2)
+        cols["delta_eta_jj"] = np.abs(eta1 - eta2)
+        fwd = eta1 >= eta2
+        cols["delta_phi_jj"] = _dphi(np.where(fwd, _phi(j1), _phi(j2)), np.where(fwd, _phi(j2), _phi(j1)))
+        if "v_decay" in groups:
+            cols["cos_theta_cs"], cols["phi_cs"] = _collins_soper(f, fbar, sqrt_s)
+            cols["dr_ff"] = np.hypot(_eta(f) - _eta(fbar), _dphi(_phi(f), _phi(fbar)))
+    kept = {c: np.asarray(cols[c], dtype=np.float64) for g in groups for c in HIGGS_GROUPS[g]}
+    return HardProcessFeatures(kept, groups, counts)
