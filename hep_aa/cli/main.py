@@ -4,6 +4,9 @@ User errors (:class:`~hep_aa.exceptions.HepAAError`, and operating-system errors
 full disk or a permission denied) become one line on stderr and exit code 2; with ``-v`` the
 traceback is shown as well.
 
+Subcommand modules are imported only when their command runs (:data:`COMMANDS`), so
+``hep-aa --help`` and ``hep-aa --version`` import no scientific stack at all.
+
 Every subcommand is guarded before it runs: an output path (``-o/--output``, ``--train``,
 ``--test``, ``--table`` prefix) equal to any input path, or to another output, is refused —
 ``hep-aa features lhco in.h5 -o in.h5`` must never destroy its input.
@@ -29,14 +32,87 @@ log = logging.getLogger("hep_aa")
 USER_ERROR_EXIT = 2
 
 
-class _Group(click.Group):
-    """Click group that keeps subcommands in the order they were added in ``--help``."""
+#: Subcommands in ``--help`` order: name -> ("module:attribute", short help). A module is
+#: imported only when its command runs (or shows its own help), so ``hep-aa --help`` and
+#: ``hep-aa --version`` import nothing but click. ``tests/cli/test_main.py`` checks that each
+#: short help here is the command's own.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "config": ("hep_aa.cli.config:config", "Validate or show a workflow configuration."),
+    "generate": (
+        "hep_aa.cli.generate:generate",
+        "Generate events with Pythia 8 (LHCO-like dijets, SMEFT Zh).",
+    ),
+    "features": ("hep_aa.cli.features:features", "Build model-input feature tables from events."),
+    "train": (
+        "hep_aa.cli.train:train",
+        "Train a detector (METHOD) for one or several seeds and save each as safetensors + JSON.",
+    ),
+    "score": ("hep_aa.cli.train:score", "Score every event of FEATURES_PATH with the model in MODEL_DIR."),
+    "evaluate": (
+        "hep_aa.cli.evaluate:evaluate",
+        "Metrics per anomaly type (seen/unseen) of SCORES (one file per method and seed).",
+    ),
+    "plot": (
+        "hep_aa.cli.evaluate:plot",
+        "Figures from score tables (*.parquet), model folders and metrics (*.json).",
+    ),
+    "split": (
+        "hep_aa.cli.tables:split",
+        "Concatenate feature tables and split them into train and test, stratified by anomaly type.",
+    ),
+    "summary": (
+        "hep_aa.cli.tables:summary",
+        "Concatenate per-dataset comparison tables (Markdown) into one summary file.",
+    ),
+    "coffea-score": (
+        "hep_aa.cli.coffea_score:coffea_score",
+        "Score Zh candidates of FILESET (a JSON fileset, or NAME=file1.root,...) with coffea.",
+    ),
+}
+
+
+class _LazyGroup(click.Group):
+    """Click group whose subcommands are imported on first use (:data:`COMMANDS`).
+
+    ``--help`` lists every command with its short help from the table, in the table's order,
+    without importing any of them. A command is imported, wrapped by the output-path guard and
+    cached when it is run or asked for its own help.
+    """
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(self.commands)
+        return [*COMMANDS, *(name for name in self.commands if name not in COMMANDS)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            self.add_command(_load(cmd_name), cmd_name)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            # a stand-in built from the table shortens the help exactly as click does
+            command = self.commands.get(name) or click.Command(name, help=COMMANDS[name][1])
+            if not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+def _load(name: str) -> click.Command:
+    """Import the command ``name`` of :data:`COMMANDS` and guard its output paths."""
+    import importlib
+
+    module_name, attr = COMMANDS[name][0].split(":")
+    command = getattr(importlib.import_module(module_name), attr)
+    _guard_paths(command)
+    return command
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="hep-aa", message="%(prog)s %(version)s")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug); tracebacks on errors.")
 @click.pass_context
@@ -57,6 +133,7 @@ OUTPUT_PARAMS: dict[str, tuple[str, ...]] = {
     "train_out": ("",),
     "test_out": ("",),
     "table_prefix": (".md", ".csv"),
+    "scores_out": ("",),
 }
 
 
@@ -88,7 +165,7 @@ def _paths_of(param: click.Parameter, value: Any) -> list[str]:
 
 def _guard_paths(command: click.Command) -> None:
     """Wrap ``command`` (and a group's subcommands) so that outputs never overwrite inputs."""
-    if isinstance(command, click.Group):
+    if isinstance(command, click.Group):  # generate, features, config: eager subcommands
         for sub in command.commands.values():
             _guard_paths(sub)
         return
@@ -125,31 +202,6 @@ def _one_line(exc: BaseException) -> str:
     """The exception's message on one line (uproot/torch/pylhe texts span several)."""
     text = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
     return text if len(text) <= 2000 else text[:1997] + "..."
-
-
-def _register() -> None:
-    from hep_aa.cli import coffea_score as coffea_cmd
-    from hep_aa.cli import config as config_cmd
-    from hep_aa.cli import evaluate as evaluate_cmd
-    from hep_aa.cli import features as features_cmd
-    from hep_aa.cli import generate as generate_cmd
-    from hep_aa.cli import tables as tables_cmd
-    from hep_aa.cli import train as train_cmd
-
-    cli.add_command(config_cmd.config)
-    cli.add_command(generate_cmd.generate)
-    cli.add_command(features_cmd.features)
-    cli.add_command(train_cmd.train)
-    cli.add_command(train_cmd.score)
-    cli.add_command(evaluate_cmd.evaluate)
-    cli.add_command(evaluate_cmd.plot)
-    cli.add_command(tables_cmd.split)
-    cli.add_command(tables_cmd.summary)
-    cli.add_command(coffea_cmd.coffea_score)
-    _guard_paths(cli)
-
-
-_register()
 
 
 #: Top-level modules of the optional extras (pyproject.toml), for a one-line error naming the

@@ -25,6 +25,52 @@ def _pin_threads(threads: int | None) -> int:
     return int(torch.get_num_threads())
 
 
+SEED_FIELD = "{seed}"
+
+
+def _seed_list(seed: int | None, seeds: str | None) -> list[int]:
+    """The seeds to train: ``--seeds 0,1,2``, else ``--seed`` (default 0)."""
+    if seeds is None:
+        return [0 if seed is None else seed]
+    if seed is not None:
+        raise click.UsageError("give --seed or --seeds, not both")
+    out = []
+    for part in seeds.split(","):
+        try:
+            value = int(part.strip())
+        except ValueError:
+            raise click.BadParameter(
+                f"{seeds!r} is not a comma-separated list of integers (e.g. 0,1,2)", param_hint="--seeds"
+            ) from None
+        if value < 0:
+            raise click.BadParameter(f"seeds must be >= 0, got {value}", param_hint="--seeds")
+        out.append(value)
+    if len(set(out)) != len(out):
+        raise click.BadParameter(f"{seeds!r} repeats a seed", param_hint="--seeds")
+    return out
+
+
+def _per_seed(template: str, seeds: list[int], option: str) -> dict[int, str]:
+    """``template`` with ``{seed}`` replaced, per seed; several seeds need the field."""
+    if len(seeds) > 1 and SEED_FIELD not in template:
+        raise click.UsageError(
+            f"{option} {template!r} has no {SEED_FIELD} field; with several seeds each seed needs "
+            f"its own path, e.g. 'models/vae_seed{SEED_FIELD}'"
+        )
+    return {s: template.replace(SEED_FIELD, str(s)) for s in seeds}
+
+
+def _weights_of(table: object, path: str, rows: np.ndarray) -> np.ndarray | None:
+    """The ``weight`` spectator of ``table`` at ``rows`` (None when the table has none)."""
+    column = table.spectators.get("weight")  # type: ignore[attr-defined]
+    if column is None:
+        return None
+    w = np.asarray(column, dtype=np.float64)[rows]
+    if not np.all(np.isfinite(w)):
+        raise DataFormatError(f"{path}: column 'weight' holds NaN/Inf; fix those events or pass --no-weights")
+    return w
+
+
 @click.command("train")
 @click.option(
     "--features",
@@ -49,7 +95,13 @@ def _pin_threads(threads: int | None) -> int:
     type=click.Path(dir_okay=False),
     help="Workflow config (model and training sections); default: schema defaults.",
 )
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", type=click.IntRange(min=0), help="Seed of one model  [default: 0]")
+@click.option(
+    "--seeds",
+    metavar="S1,S2,...",
+    help="Train one model per seed in this one call (e.g. 0,1,2), each written as soon as it is "
+    "done; OUTPUT (and --scores) must then contain {seed}. Same results as one call per seed.",
+)
 @click.option(
     "--threads",
     type=click.IntRange(min=1),
@@ -68,7 +120,31 @@ def _pin_threads(threads: int | None) -> int:
     "n_known = gamma_l / (1 - gamma_l) x n_background; instead of --n-known.",
 )
 @click.option(
-    "-o", "--output", required=True, type=click.Path(file_okay=False), help="Model folder to write."
+    "--weights/--no-weights",
+    default=True,
+    show_default=True,
+    help="Fit with the tables' per-event 'weight' column as sample_weight (tables without one: "
+    "unit weights).",
+)
+@click.option(
+    "--score-features",
+    "score_path",
+    type=click.Path(dir_okay=False),
+    help="After each seed, score this table (e.g. the test split) with the saved model, as "
+    "'hep-aa score' does; needs --scores.",
+)
+@click.option(
+    "--scores",
+    "scores_out",
+    type=click.Path(dir_okay=False),
+    help="Score table to write per seed (parquet; {seed} is replaced by the seed).",
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Model folder to write ({seed} is replaced by the seed).",
 )
 def train(
     features_path: str,
@@ -76,22 +152,55 @@ def train(
     known_type: tuple[str, ...],
     method: str,
     config_path: str | None,
-    seed: int,
+    seed: int | None,
     n_known: int | None,
     gamma_l: float | None,
     output: str,
     threads: int | None = None,
+    seeds: str | None = None,
+    weights: bool = True,
+    score_path: str | None = None,
+    scores_out: str | None = None,
 ) -> None:
-    """Train a detector (METHOD) and save it as safetensors + JSON in OUTPUT."""
+    """Train a detector (METHOD) for one or several seeds and save each as safetensors + JSON.
+
+    With --score-features and --scores, each seed's model then scores a table in the same
+    call: one job trains and scores every seed of a method, with the same files (bit for bit,
+    at the same --threads) as one 'hep-aa train' plus one 'hep-aa score' per seed.
+    """
     from hep_aa.config import load_config
-    from hep_aa.detector import make_detector
-    from hep_aa.io.artifacts import read_table
+    from hep_aa.io.artifacts import check_outputs, read_table
+
+    seed_list = _seed_list(seed, seeds)
+    if (score_path is None) != (scores_out is None):
+        raise click.UsageError("give --score-features and --scores together")
+    if n_known is not None and gamma_l is not None:
+        raise click.UsageError("give --n-known or --gamma-l, not both")
+    models = _per_seed(output, seed_list, "-o/--output")
+    score_tables = _per_seed(scores_out, seed_list, "--scores") if scores_out else {}
+    inputs = {
+        name: [path]
+        for name, path in (
+            ("--features", features_path),
+            ("--anomalies", anomalies_path),
+            ("--config", config_path),
+            ("--score-features", score_path),
+        )
+        if path
+    }
+    check_outputs(
+        inputs,
+        {
+            **{f"-o/--output (seed {s})": p for s, p in models.items()},
+            **{f"--scores (seed {s})": p for s, p in score_tables.items()},
+        },
+    )
 
     torch_threads = _pin_threads(threads)
-
     cfg = load_config(config_path) if config_path else load_config({"version": 1})
     table = read_table(features_path)
-    background = table.features[table.labels == 0]
+    is_background = np.flatnonzero(table.labels == 0)
+    background = table.features[is_background]
     if len(background) < 2:
         raise DataFormatError(
             f"{features_path}: has {len(background)} background (label 0) rows; need at least 2"
@@ -105,54 +214,89 @@ def train(
     mask = source.labels == 1
     if known_type:
         mask &= np.isin(source.types, list(known_type))
-    known = source.features[mask]
-    if n_known is not None and gamma_l is not None:
-        raise click.UsageError("give --n-known or --gamma-l, not both")
+    known_rows = np.flatnonzero(mask)
     if gamma_l is not None:
         wanted = max(1, round(gamma_l / (1.0 - gamma_l) * len(background)))
     else:
         wanted = n_known if n_known is not None else cfg.training.n_known_anomalies
-    rng = np.random.default_rng(seed)
-    if len(known) > wanted:
-        known = known[rng.choice(len(known), wanted, replace=False)]
     needs_labels = method in ("aa-vae", "aa-vae-synth", "supervised")
-    if needs_labels and len(known) == 0:
+    if needs_labels and len(known_rows) == 0:
         raise DataFormatError(
             f"method {method!r} needs labelled anomalies but {anomalies_path or features_path} has no label-1 rows"
             + (f" of type(s) {list(known_type)}" if known_type else "")
             + "; pass --anomalies or choose another method"
         )
+    w_background = _weights_of(table, features_path, is_background) if weights else None
+    w_source = _weights_of(source, anomalies_path or features_path, known_rows) if weights else None
+    weighted = w_background is not None or w_source is not None
+    to_score = read_table(score_path) if score_path else None
     overrides = _hints_not_set_by_user(dict(table.metadata.get("model_hints", {})), cfg)
-    detector = make_detector(method, cfg, seed=seed, **overrides)
-    x = np.vstack([background, known])
-    y = np.r_[np.zeros(len(background)), np.ones(len(known))]
-    log.info(
-        "training %s (seed %d) on %d background and %d known anomalies",
-        method,
-        seed,
-        len(background),
-        len(known),
-    )
-    start = time.perf_counter()
-    detector.fit(x, y, feature_names=list(table.feature_names))
-    elapsed = time.perf_counter() - start
-    detector.save(
-        output,
-        provenance={
+    known_types = sorted({str(t) for t in source.types[known_rows]})
+    for s in seed_list:
+        rng = np.random.default_rng(s)
+        pick = np.arange(len(known_rows))
+        if len(known_rows) > wanted:
+            pick = rng.choice(len(known_rows), wanted, replace=False)
+        known = source.features[known_rows[pick]]
+        x = np.vstack([background, known])
+        y = np.r_[np.zeros(len(background)), np.ones(len(known))]
+        sample_weight = None
+        if weighted:
+            sample_weight = np.r_[
+                w_background if w_background is not None else np.ones(len(background)),
+                w_source[pick] if w_source is not None else np.ones(len(known)),
+            ]
+        provenance = {
             "method": method,
-            "seed": seed,
+            "seed": s,
             "features": features_path,
             "anomalies": anomalies_path,
-            "known_types": sorted({str(t) for t in source.types[mask]}) if len(known) else [],
+            "known_types": known_types if len(known) else [],
             "n_background": len(background),
             "n_known": len(known),
             "dataset": table.metadata.get("dataset"),
-            "train_seconds": round(elapsed, 3),
+            "train_seconds": None,  # set by _fit_and_save
             "torch_threads": torch_threads,
-        },
+            "sample_weight": "weight" if weighted else None,
+        }
+        _fit_and_save(
+            method, cfg, s, overrides, x, y, sample_weight, list(table.feature_names), models[s], provenance
+        )
+        if to_score is not None:
+            _score_table(models[s], to_score, score_path, score_tables[s])  # type: ignore[arg-type]
+
+
+def _fit_and_save(
+    method: str,
+    cfg: object,
+    seed: int,
+    overrides: dict[str, object],
+    x: np.ndarray,
+    y: np.ndarray,
+    sample_weight: np.ndarray | None,
+    feature_names: list[str],
+    output: str,
+    provenance: dict[str, object],
+) -> None:
+    """Fit one seed's detector and save it (atomically) with its provenance."""
+    from hep_aa.detector import make_detector
+
+    detector = make_detector(method, cfg, seed=seed, **overrides)
+    n_known = int(np.sum(y == 1))
+    log.info(
+        "training %s (seed %d) on %d background and %d known anomalies%s",
+        method,
+        seed,
+        len(y) - n_known,
+        n_known,
+        " (weighted)" if sample_weight is not None else "",
     )
+    start = time.perf_counter()
+    detector.fit(x, y, sample_weight=sample_weight, feature_names=feature_names)
+    elapsed = time.perf_counter() - start
+    detector.save(output, provenance={**provenance, "train_seconds": round(elapsed, 3)})
     click.echo(
-        f"{output}: {method} trained on {len(background)} background + {len(known)} known anomalies in {elapsed:.1f} s"
+        f"{output}: {method} trained on {len(y) - n_known} background + {n_known} known anomalies in {elapsed:.1f} s"
     )
 
 
@@ -196,19 +340,25 @@ def _hints_not_set_by_user(hints: dict[str, object], cfg: object) -> dict[str, o
 )
 def score(model_dir: str, features_path: str, output: str, threads: int | None = None) -> None:
     """Score every event of FEATURES_PATH with the model in MODEL_DIR."""
-    from hep_aa.detector import load_detector
-    from hep_aa.io.artifacts import read_table, write_table
+    from hep_aa.io.artifacts import read_table
 
     _pin_threads(threads)
+    _score_table(model_dir, read_table(features_path), features_path, output)
+
+
+def _score_table(model_dir: str, table: object, features_path: str, output: str) -> None:
+    """Score every event of ``table`` (read from ``features_path``) with the model saved in
+    ``model_dir`` and write the score table ``output`` (spectators such as ``weight`` kept)."""
+    from hep_aa.detector import load_detector
+    from hep_aa.io.artifacts import write_table
 
     detector = load_detector(model_dir)
-    table = read_table(features_path)
-    if list(table.feature_names) != list(detector.feature_names_in_):
+    if list(table.feature_names) != list(detector.feature_names_in_):  # type: ignore[attr-defined]
         raise DataFormatError(
-            f"{features_path}: feature columns {list(table.feature_names)} differ from the model's "
+            f"{features_path}: feature columns {list(table.feature_names)} differ from the model's "  # type: ignore[attr-defined]
             f"{list(detector.feature_names_in_)} ({model_dir}); build features with the same feature set"
         )
-    scores = detector.decision_function(table.features)
+    scores = detector.decision_function(table.features)  # type: ignore[attr-defined]
     provenance = getattr(detector, "provenance_", {})
     fine = getattr(detector, "history_", {}).get("finetune", {})
     guard = {

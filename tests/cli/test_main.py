@@ -89,3 +89,64 @@ def test_missing_optional_dependency_names_the_extra(tmp_path: Path) -> None:
     assert out.stderr.strip().splitlines() == [
         "hep-aa: error: this command needs 'coffea', which is not installed; pip install 'hep_aa[coffea]'"
     ]
+
+
+# ---------------------------------------------------------------- lazy subcommands
+#: What start-up must not pay for unless the command needs it (DESIGN.md layering).
+SCIENTIFIC = ("torch", "sklearn", "scipy", "matplotlib", "awkward", "uproot", "coffea", "pythia8mc")
+
+
+def _modules_after(argv: list[str], cwd: Path) -> tuple[int, set[str]]:
+    """Exit code of ``hep-aa ARGV`` run in a fresh interpreter and the modules it imported."""
+    code = (
+        "import sys\n"
+        "from hep_aa.cli.main import main\n"
+        f"rc = main({argv!r})\n"
+        "print('MODULES', ' '.join(sorted(sys.modules)))\n"
+        "sys.exit(rc)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd)
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("MODULES "))
+    return proc.returncode, set(line.split()[1:])
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--help"], ["--version"], ["generate", "--help"], ["features", "--help"], ["config", "validate"]],
+    ids=lambda a: " ".join(a),
+)
+def test_light_commands_import_no_scientific_stack(argv: list[str], repo_root: Path, tmp_path: Path) -> None:
+    if argv == ["config", "validate"]:
+        argv = [*argv, str(repo_root / "workflows" / "config.yaml")]
+    code, modules = _modules_after(argv, tmp_path)
+    assert code == 0
+    leaked = sorted(m for m in SCIENTIFIC if m in modules)
+    assert not leaked, f"hep-aa {' '.join(argv)} imported {leaked}"
+    if argv[0] in ("--help", "--version"):  # the group alone: no subcommand module, no numpy
+        assert not [m for m in modules if m.startswith("hep_aa.cli.") and m != "hep_aa.cli.main"]
+        assert "numpy" not in modules
+
+
+def test_command_table_matches_the_commands() -> None:
+    """``--help`` lists the table's short help; it must be each command's own first sentence."""
+    from hep_aa.cli.main import COMMANDS, _load
+
+    for name, (_, short) in COMMANDS.items():
+        command = _load(name)
+        assert command.name == name
+        assert command.get_short_help_str(limit=10_000) == short, name
+
+
+def test_help_lists_every_command_and_the_guard_covers_lazy_commands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hep_aa.cli.main import COMMANDS
+
+    assert main(["--help"]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.split("Commands:")[1].splitlines() if line]
+    assert listed == list(COMMANDS)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("version: 1\n")
+    assert main(["config", "show", str(cfg), "-o", str(cfg)]) == 2
+    assert "given as both FILES and --output" in capsys.readouterr().err
+    assert cfg.read_text() == "version: 1\n"

@@ -148,3 +148,130 @@ def test_model_hints_replace_defaults_not_user_settings(
         assert main(args + (["--config", str(cfg)] if cfg else [])) == 0
         params = json.loads((model / "model.json").read_text())["hyperparameters"]
         assert (params["epochs"], params["patience"], params["latent_dim"]) == (expected, 2, 3)
+
+
+def _model_arrays(folder: Path) -> dict[str, np.ndarray]:
+    from hep_aa.io.artifacts import load_model_folder
+
+    return load_model_folder(folder)[1]
+
+
+def test_several_seeds_and_scoring_in_one_call_equal_separate_calls(tables: dict[str, Path]) -> None:
+    """``--seeds 0,1 --score-features --scores`` writes, per seed, the same model weights and
+    scores (bit for bit, same --threads) as one ``train --seed S`` plus one ``score`` call."""
+    import torch
+
+    d = tables["dir"]
+    base = ["train", "--features", str(tables["train"]), "--method", "aa-vae", "--threads", "1"]
+    base += ["--config", str(tables["config"])]
+    before = torch.get_num_threads()
+    try:
+        argv = [*base, "--seeds", "0,1", "-o", str(d / "fat" / "aa_seed{seed}")]
+        argv += ["--score-features", str(tables["test"]), "--scores", str(d / "fat" / "scores{seed}.parquet")]
+        assert main(argv) == 0
+        for seed in (0, 1):
+            assert main([*base, "--seed", str(seed), "-o", str(d / f"thin{seed}")]) == 0
+            thin_scores = d / f"thin_scores{seed}.parquet"
+            assert main(["score", str(d / f"thin{seed}"), str(tables["test"]), "-o", str(thin_scores)]) == 0
+    finally:
+        torch.set_num_threads(before)
+    for seed in (0, 1):
+        fat, thin = _model_arrays(d / "fat" / f"aa_seed{seed}"), _model_arrays(d / f"thin{seed}")
+        assert fat.keys() == thin.keys()
+        for key in fat:
+            np.testing.assert_array_equal(fat[key], thin[key])
+        meta = json.loads((d / "fat" / f"aa_seed{seed}" / "model.json").read_text())
+        assert meta["provenance"]["seed"] == seed
+        assert meta["provenance"]["torch_threads"] == 1
+        a, b = read_table(d / "fat" / f"scores{seed}.parquet"), read_table(d / f"thin_scores{seed}.parquet")
+        np.testing.assert_array_equal(a.features, b.features)
+        np.testing.assert_array_equal(a.spectators["weight"], b.spectators["weight"])
+        assert a.metadata["seed"] == seed
+        same = {k: v for k, v in a.metadata.items() if k != "model"}
+        assert same == {k: v for k, v in b.metadata.items() if k != "model"}
+        assert a.metadata["model"] == str(d / "fat" / f"aa_seed{seed}")
+    # different seeds give different models
+    assert not np.array_equal(*(_model_arrays(d / f"thin{s}")["encoder.0.weight"] for s in (0, 1)))
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--seeds", "0,1", "-o", "{d}/m"], "has no {seed} field"),
+        (["--seeds", "0,1", "--seed", "2", "-o", "{d}/m{seed}"], "--seed or --seeds, not both"),
+        (["--seeds", "0,x", "-o", "{d}/m{seed}"], "comma-separated list of integers"),
+        (["--seeds", "1,1", "-o", "{d}/m{seed}"], "repeats a seed"),
+        (["--scores", "{d}/s.parquet"], "--score-features and --scores together"),
+        (
+            ["--seeds", "0,1", "--score-features", "{d}/test.parquet", "--scores", "{d}/s.parquet"],
+            "--scores '{d}/s.parquet' has no {seed} field",
+        ),
+        (
+            ["--seeds", "0", "--score-features", "{d}/test.parquet", "--scores", "{d}/m0"],
+            "given as both -o/--output (seed 0) and --scores (seed 0)",
+        ),
+    ],
+)
+def test_bad_seed_options_are_one_line_errors_and_write_nothing(
+    tables: dict[str, Path], extra: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = tables["dir"]
+    listing = sorted(p.name for p in d.iterdir())
+    argv = ["train", "--features", str(tables["train"]), "--method", "iforest"]
+    if "-o" not in extra:
+        extra = [*extra, "-o", "{d}/m{seed}"]
+    assert main(argv + [a.replace("{d}", str(d)) for a in extra]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert message.replace("{d}", str(d)) in err
+    assert sorted(p.name for p in d.iterdir()) == listing
+
+
+def test_a_seed_template_may_not_expand_onto_an_input(
+    tables: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The output guard checks each seed's expanded path, not only the template."""
+    d = tables["dir"]
+    (d / "scores1.parquet").write_bytes(tables["test"].read_bytes())
+    argv = ["train", "--features", str(tables["train"]), "--method", "iforest", "--seeds", "0,1"]
+    argv += ["--score-features", str(d / "scores1.parquet"), "--scores", str(d / "scores{seed}.parquet")]
+    assert main([*argv, "-o", str(d / "m{seed}")]) == 2
+    assert "given as both --score-features and --scores (seed 1)" in capsys.readouterr().err
+    assert not (d / "m0").exists()
+    assert not (d / "scores0.parquet").exists()
+
+
+def test_weight_column_is_passed_as_sample_weight(tmp_path: Path, ring_toy: dict[str, np.ndarray]) -> None:
+    """A training table's ``weight`` spectator enters ``fit(..., sample_weight=w)`` (unless
+    --no-weights); the model equals a direct fit with those weights."""
+    import torch
+
+    from hep_aa.config import load_config
+    from hep_aa.detector import make_detector
+
+    rng = np.random.default_rng(5)
+    x = ring_toy["background"][:400]
+    w = rng.uniform(0.2, 3.0, len(x))
+    w[:20] = -0.5  # NLO-like negative weights are allowed
+    names = [f"f{i}" for i in range(x.shape[1])]
+    table = tmp_path / "weighted.parquet"
+    write_table(table, x, names, labels=np.zeros(len(x)), types="background", spectators={"weight": w})
+    config = tmp_path / "c.yaml"
+    config.write_text("version: 1\ntraining: {epochs: 2, device: cpu}\n")
+    argv = ["train", "--features", str(table), "--method", "vae", "--config", str(config), "--seed", "2"]
+    before = torch.get_num_threads()
+    try:
+        assert main([*argv, "--threads", "1", "-o", str(tmp_path / "weighted")]) == 0
+        assert main([*argv, "--threads", "1", "--no-weights", "-o", str(tmp_path / "plain")]) == 0
+        direct = make_detector("vae", load_config(config), seed=2)
+        direct.fit(x, np.zeros(len(x)), sample_weight=w, feature_names=names)
+    finally:
+        torch.set_num_threads(before)
+    weighted, plain = _model_arrays(tmp_path / "weighted"), _model_arrays(tmp_path / "plain")
+    for key, value in direct._arrays().items():
+        np.testing.assert_array_equal(weighted[key], value)
+    assert any(not np.array_equal(weighted[k], plain[k]) for k in weighted)
+    provenance = json.loads((tmp_path / "weighted" / "model.json").read_text())["provenance"]
+    assert provenance["sample_weight"] == "weight"
+    provenance = json.loads((tmp_path / "plain" / "model.json").read_text())["provenance"]
+    assert provenance["sample_weight"] is None
