@@ -40,7 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("hep_aa.cli.config:config", "Validate or show a workflow configuration."),
     "generate": (
         "hep_aa.cli.generate:generate",
-        "Generate events with Pythia 8 (LHCO-like dijets, SMEFT Zh).",
+        "Generate events with Pythia 8 (LHCO-like dijets, SMEFT Zh and Wh).",
     ),
     "features": ("hep_aa.cli.features:features", "Build model-input feature tables from events."),
     "train": (
