@@ -328,7 +328,11 @@ def cicids(sources: tuple[str, ...], chunk_size: int, attempted: str, output: st
 
 @features.command("vh")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--weight", help="Weight to carry: a ROOT branch (e.g. SMEFTweight_anom) or an LHE weight id.")
+@click.option(
+    "--weight",
+    help="ROOT: a per-event weight branch (e.g. SMEFTweight_anom) multiplied into the generator "
+    "weight genWeight (Delphes: Event.Weight); LHE: a named weight id used instead of XWGTUP.",
+)
 @click.option(
     "--label",
     default=0,
@@ -347,7 +351,10 @@ def cicids(sources: tuple[str, ...], chunk_size: int, attempted: str, output: st
 def vh(
     inputs: tuple[str, ...], weight: str | None, label: int, kind: str | None, chunk_size: int, output: str
 ) -> None:
-    """Z h features (pT(Z), m(Zh), Collins-Soper angles, ...) of NanoAOD-like/Delphes ROOT or LHE files."""
+    """Z h features (pT(Z), m(Zh), Collins-Soper angles, ...) of NanoAOD-like/Delphes ROOT or LHE files.
+
+    The `weight` column is the event weight: genWeight (NanoAOD) or Event.Weight (Delphes) when
+    the file has it, times the --weight branch; for LHE files XWGTUP or the named --weight."""
     from hep_aa.features.higgs import VH_FEATURES, vh_features
     from hep_aa.io.artifacts import write_table
     from hep_aa.io.lhe import read_lhe
@@ -383,6 +390,8 @@ def vh(
             "dataset": "vh",
             "inputs": list(inputs),
             "weight": weight,
+            "weight_column": "ROOT: genWeight (Delphes Event.Weight, else 1) x the --weight branch; "
+            "LHE: XWGTUP or the named --weight",
             "n_dropped_no_candidates": n_dropped,
             "units": "GeV",
         },

@@ -166,8 +166,10 @@ def iter_root_events(
     step_size : int
         Events per chunk.
     weight : str, optional
-        Branch with the event weight (e.g. ``SMEFTweight_anom`` or ``genWeight``); default:
-        ``genWeight`` / ``Event.Weight`` when present, else 1.
+        Branch of a per-event weight factor (e.g. ``SMEFTweight_anom``, a SMEFT/SM ratio).
+        The event weight is the generator weight (``genWeight`` of NanoAOD, ``Event.Weight`` of
+        Delphes; 1 when the file has none) times this branch; naming the generator-weight
+        branch itself gives it once.
 
     Raises
     ------
@@ -197,9 +199,9 @@ def iter_root_events(
         wanted.append(btag)
     optional = [b for b in NANO_OPTIONAL if b in names] if layout == "nanoaod" else []
     default_weight = "genWeight" if layout == "nanoaod" else "Event.Weight"
-    weight_branch = weight or (default_weight if default_weight in names else None)
-    if weight_branch:
-        wanted.append(weight_branch)
+    weight_branches = [b for b in (default_weight if default_weight in names else None, weight) if b]
+    weight_branches = list(dict.fromkeys(weight_branches))  # --weight genWeight: once
+    wanted += weight_branches
     missing = [b for b in wanted if b not in names]
     if missing:
         raise DataFormatError(f"{p}: tree {tree_name!r} lacks branch(es) {missing}")
@@ -209,15 +211,14 @@ def iter_root_events(
             n = len(chunk)
             _check_values(p, chunk, wanted, first)
             first += n
-            w = (
-                np.ones(n)
-                if not weight_branch
-                else ak.to_numpy(
-                    ak.flatten(chunk[weight_branch], axis=None)
-                    if layout == "delphes"
-                    else chunk[weight_branch]
+            w = np.ones(n)
+            for branch in weight_branches:
+                values = ak.to_numpy(
+                    ak.flatten(chunk[branch], axis=None) if layout == "delphes" else chunk[branch]
                 ).astype(np.float64)
-            )
+                if len(values) != n:
+                    raise DataFormatError(f"{p}: weight branch {branch!r} does not have one value per event")
+                w = w * values
             if layout == "nanoaod":
                 ele = _leptons(
                     chunk.Electron_pt,
@@ -259,10 +260,6 @@ def iter_root_events(
                     chunk["Jet.Phi"],
                     chunk["Jet.Mass"],
                     chunk["Jet.BTag"] > 0,
-                )
-            if len(w) != n:
-                raise DataFormatError(
-                    f"{p}: weight branch {weight_branch!r} does not have one value per event"
                 )
             yield _model(ele, mu, jets, w)
     except DataFormatError:

@@ -128,3 +128,60 @@ def test_nan_and_negative_pt_in_root_name_the_branch(tmp_path: Path) -> None:
             DataFormatError, match=rf"{what} value\(s\) in branch 'Electron_pt'.*first at entry 1"
         ):
             next(iter_root_events(path))
+
+
+def test_features_vh_weight_is_genweight_times_the_weight_branch(tmp_path: Path) -> None:
+    """NanoAOD genWeight (negative allowed) x --weight branch lands in the table's weight column."""
+    import uproot
+
+    from hep_aa.cli import main
+    from hep_aa.io.artifacts import read_table
+
+    n = 4
+    counts = np.full(n, 2)
+
+    def col(values, dtype=np.float32):  # type: ignore[no-untyped-def]
+        return ak.unflatten(np.tile(np.asarray(values, dtype), n), counts)
+
+    electrons = ak.zip(
+        {
+            "pt": col([60.0, 45.0]),
+            "eta": col([0.2, -0.4]),
+            "phi": col([0.1, 2.6]),
+            "mass": col([0.0, 0.0]),
+            "charge": col([-1, 1], np.int32),
+        }
+    )
+    muons = ak.zip({k: electrons[k][:, :0] for k in electrons.fields})
+    jets = ak.zip(
+        {
+            "pt": col([80.0, 55.0]),
+            "eta": col([0.5, -1.0]),
+            "phi": col([-1.5, -2.4]),
+            "mass": col([10.0, 8.0]),
+            "btagDeepFlavB": col([0.9, 0.8]),
+        }
+    )
+    gen = np.array([2.0, -1.0, 0.5, 1.0])
+    ratio = np.array([1.5, 0.5, 2.0, 1.0])
+    data = {
+        "Electron": electrons,
+        "Muon": muons,
+        "Jet": jets,
+        "genWeight": gen.astype(np.float32),
+        "SMEFTweight_x": ratio.astype(np.float32),
+    }
+    path = tmp_path / "gen.root"
+    with uproot.recreate(path) as f:
+        f.mktree(
+            "Events", {k: v.type if isinstance(v, ak.Array) else v.dtype for k, v in data.items()}
+        ).extend(data)
+    for extra, expected in (
+        ([], gen),
+        (["--weight", "SMEFTweight_x"], gen * ratio),
+        (["--weight", "genWeight"], gen),
+    ):
+        out = tmp_path / f"vh{len(extra)}{extra[-1] if extra else ''}.parquet"
+        assert main(["features", "vh", str(path), *extra, "-o", str(out)]) == 0
+        t = read_table(out)
+        np.testing.assert_allclose(t.spectators["weight"], expected)
