@@ -28,7 +28,6 @@ Feature sets:
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +38,7 @@ __all__ = [
     "FEATURE_SETS",
     "JetFeatures",
     "cluster_leading_jets",
+    "exclusive_kt_axes",
     "feature_table",
     "jet_features",
     "nsubjettiness",
@@ -115,21 +115,59 @@ def _rapidity(e: np.ndarray, pz: np.ndarray) -> np.ndarray:
         return 0.5 * np.log((e + pz) / (e - pz))
 
 
-def _exclusive_axes(jets: ak.Array, ns: list[int]) -> list[dict[str, np.ndarray]]:
-    """px, py, pz, E of the n exclusive-kT axes of each jet, for each n in ``ns``, from one
-    kT clustering history per jet; arrays of shape (n_jets, n)."""
-    fastjet = _fastjet()
-    kt = fastjet.JetDefinition(fastjet.kt_algorithm, 1000.0)
-    sequence = fastjet.ClusterSequence(jets, kt)
-    out = []
-    with warnings.catch_warnings():
-        # fastjet 3.5 compares the JetDefinition object with the algorithm enum, so it warns
-        # even for kt, where exclusive jets are exactly what we want
-        warnings.filterwarnings("ignore", message="dcut and exclusive jets", category=UserWarning)
-        for n in ns:
-            axes = sequence.exclusive_jets(n_jets=n)
-            out.append({k: ak.to_numpy(ak.flatten(axes[k])).reshape(-1, n) for k in ("px", "py", "pz", "E")})
-    return out
+def _flat_momenta(particles: ak.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Flat float64 ``px, py, pz, E`` of jagged particles and their ``offsets`` (n + 1).
+
+    ``pt, eta, phi, mass`` records (LHCO, Delphes) are converted with vector's own formulas,
+    on flat NumPy arrays; ``px, py, pz, E`` records are taken as they are; anything else
+    vector understands goes through vector."""
+    packed = ak.to_packed(particles)
+    layout = packed.layout
+    while isinstance(layout, ak.contents.IndexedOptionArray | ak.contents.UnmaskedArray):
+        layout = layout.content
+    if not isinstance(layout, ak.contents.ListOffsetArray):
+        layout = ak.to_layout(ak.Array(layout)).to_ListOffsetArray64(True)
+    offsets = np.asarray(layout.offsets.data, dtype=np.int64)
+    content = layout.content
+    if offsets[0] != 0:
+        content = content[offsets[0] : offsets[-1]]
+        offsets = offsets - offsets[0]
+    fields = set(content.fields)
+
+    def field(name: str) -> np.ndarray:
+        return np.asarray(ak.to_numpy(ak.Array(content[name])), dtype=np.float64)
+
+    if {"px", "py", "pz", "E"} <= fields:
+        px, py, pz, e = (field(k) for k in ("px", "py", "pz", "E"))
+    elif {"pt", "eta", "phi", "mass"} <= fields:
+        pt, eta, phi, mass = (field(k) for k in ("pt", "eta", "phi", "mass"))
+        # vector: x = ρ cos φ, z = ρ sinh η, t = √max(τ|τ| + ρ² / sin²θ, 0), 1/sin θ from e^-η
+        px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
+        expmeta = np.exp(-eta)
+        invsintheta = 0.5 * (1 + expmeta**2) / expmeta
+        e = np.sqrt(np.maximum(np.copysign(mass**2, mass) + pt**2 * invsintheta**2, 0))
+    else:
+        flat = _to_pxpypze(ak.Array(content))
+        px, py, pz, e = (np.asarray(ak.to_numpy(flat[k]), dtype=np.float64) for k in ("px", "py", "pz", "E"))
+    return px, py, pz, e, offsets
+
+
+def _jagged_pxpypze(
+    px: np.ndarray, py: np.ndarray, pz: np.ndarray, e: np.ndarray, offsets: np.ndarray
+) -> ak.Array:
+    content = ak.contents.RecordArray(
+        [ak.contents.NumpyArray(v) for v in (px, py, pz, e)],
+        ["px", "py", "pz", "E"],
+        parameters={"__record__": "Momentum4D"},
+    )
+    return ak.Array(ak.contents.ListOffsetArray(ak.index.Index64(offsets), content))
+
+
+def _kernels() -> Any:
+    """The compiled per-jet loops (imported on first use: numba costs ≈ 0.5 s to import)."""
+    from hep_aa.features import _jet_kernels
+
+    return _jet_kernels
 
 
 AXES = ("onepass_kt", "kt")
@@ -138,99 +176,45 @@ ONEPASS_ACCURACY = 1e-4
 ONEPASS_MAX_ITERATIONS = 1000
 
 
-def _wrap(phi: np.ndarray) -> np.ndarray:
-    return (phi + np.pi) % (2 * np.pi) - np.pi
-
-
-def _assign(
-    y: np.ndarray, phi: np.ndarray, jet: np.ndarray, ay: np.ndarray, aphi: np.ndarray, wrap: bool = True
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Nearest axis of each constituent: index, ΔR to it and Δφ (constituent − axis).
-
-    ``wrap=False`` skips the 2π wrapping of Δφ: exact when φ is measured from each jet's own
-    axis and every constituent lies within π/2 of it (see :func:`nsubjettiness`)."""
-    # one 1-D pass per axis (N <= a few): cheaper than (n, N) fancy-indexed arrays; ties go
-    # to the first axis, as np.argmin and contrib's strict "<" do
-    best_j = np.zeros(len(y), dtype=np.intp)
-    best_dr2 = best_dphi = None
-    for a in range(ay.shape[1]):
-        dphi_a = phi - aphi[jet, a]
-        if wrap:
-            dphi_a = _wrap(dphi_a)
-        dr2_a = (y - ay[jet, a]) ** 2 + dphi_a**2
-        if best_dr2 is None:
-            best_dr2, best_dphi = dr2_a, dphi_a
-            continue
-        closer = dr2_a < best_dr2
-        best_j[closer] = a
-        best_dr2 = np.where(closer, dr2_a, best_dr2)
-        best_dphi = np.where(closer, dphi_a, best_dphi)
-    return best_j, np.sqrt(best_dr2), best_dphi
-
-
-def _tau_flat(
-    y: np.ndarray,
-    phi: np.ndarray,
-    pt: np.ndarray,
-    jet: np.ndarray,
-    ay: np.ndarray,
-    aphi: np.ndarray,
-    d0: np.ndarray,
-    wrap: bool = True,
+def _taus(
+    px: np.ndarray,
+    py: np.ndarray,
+    pz: np.ndarray,
+    e: np.ndarray,
+    offsets: np.ndarray,
+    n_max: int,
+    r0: float,
+    axes: str,
 ) -> np.ndarray:
-    _, dr, _ = _assign(y, phi, jet, ay, aphi, wrap)
-    num = np.bincount(jet, weights=pt * dr, minlength=len(ay))
-    return np.where(d0 > 0, num / np.where(d0 > 0, d0, 1.0), 0.0)
+    k = _kernels()
+    seeds = k.exclusive_kt_axes(px, py, pz, e, offsets, n_max)
+    return k.nsubjettiness_taus(
+        px,
+        py,
+        pz,
+        e,
+        offsets,
+        seeds,
+        float(r0),
+        axes == "onepass_kt",
+        ONEPASS_ACCURACY,
+        ONEPASS_MAX_ITERATIONS,
+    )
 
 
-def _onepass(
-    y: np.ndarray,
-    phi: np.ndarray,
-    pt: np.ndarray,
-    jet: np.ndarray,
-    ay: np.ndarray,
-    aphi: np.ndarray,
-    wrap: bool = True,
-) -> tuple[np.ndarray, np.ndarray]:
-    """fastjet-contrib's one-pass minimisation of the β = 1 (pT, ΔR) measure, vectorised over
-    jets (``DefaultMeasure::get_one_pass_axes``): repeat {assign each constituent to its
-    nearest axis; move each axis to Σ w·(y, φ) / Σ w with w = pT / √(ε² + ΔR²), ε = 1e-4} until
-    the mean axis displacement of the jet is below ε or after 1000 updates. An axis with no
-    constituent stays put. The loop runs over iterations, never over particles or jets."""
-    ay, aphi = ay.copy(), aphi.copy()
-    n_jets, n_axes = ay.shape
-    active = np.arange(n_jets)
-    # constituents of the active jets, re-sliced only when jets converge
-    sel = np.arange(len(jet))
-    for _ in range(ONEPASS_MAX_ITERATIONS):
-        if active.size == 0:
-            break
-        local = np.full(n_jets, -1)
-        local[active] = np.arange(active.size)
-        cj = local[jet[sel]]
-        cy, cphi, cpt = y[sel], phi[sel], pt[sel]
-        oy, ophi = ay[active], aphi[active]
-        j, dr, dphi = _assign(cy, cphi, cj, oy, ophi, wrap)
-        w = cpt / np.sqrt(ONEPASS_ACCURACY**2 + dr**2)
-        key = cj * n_axes + j
-        size = active.size * n_axes
-        sw = np.bincount(key, weights=w, minlength=size).reshape(-1, n_axes)
-        sy = np.bincount(key, weights=w * cy, minlength=size).reshape(-1, n_axes)
-        sphi = np.bincount(key, weights=w * (ophi.ravel()[key] + dphi), minlength=size).reshape(-1, n_axes)
-        has = sw > 0
-        ny = np.where(has, sy / np.where(has, sw, 1.0), oy)
-        nphi = sphi / np.where(has, sw, 1.0)
-        nphi = np.where(has, _wrap(nphi) if wrap else nphi, ophi)
-        dmove = nphi - ophi
-        move = np.sqrt((ny - oy) ** 2 + (_wrap(dmove) if wrap else dmove) ** 2).mean(axis=1)
-        ay[active], aphi[active] = ny, nphi
-        still = move > ONEPASS_ACCURACY
-        if not still.all():
-            active = active[still]
-            alive = np.zeros(n_jets, dtype=bool)
-            alive[active] = True
-            sel = sel[alive[jet[sel]]]
-    return ay, aphi
+def exclusive_kt_axes(constituents: ak.Array, n_max: int = 3) -> np.ndarray:
+    """Exclusive-kT axes of each jet: its constituents reclustered with kT at R = 1000,
+    E-scheme (FastJet's ``N2Plain`` strategy replayed step for step, compiled), stopped when
+    n subjets remain.
+
+    Returns
+    -------
+    ndarray of shape (n_jets, n_max, n_max, 4)
+        ``[j, n - 1, a]`` = (px, py, pz, E) of axis ``a`` < n of jet ``j`` (NaN for a ≥ n and for
+        jets with at most n constituents).
+    """
+    px, py, pz, e, offsets = _flat_momenta(constituents)
+    return _kernels().exclusive_kt_axes(px, py, pz, e, offsets, n_max)
 
 
 def nsubjettiness(
@@ -243,12 +227,13 @@ def nsubjettiness(
     Axes (``axes``):
 
     - ``"onepass_kt"`` (default, fastjet-contrib ``OnePass_KT_Axes``): exclusive-kT seeds
-      refined by the one-pass minimisation (:func:`_onepass`);
-    - ``"kt"`` (``KT_Axes``): the exclusive-kT axes themselves (the constituents reclustered
-      with kT at R = 1000, E-scheme, into exactly N subjets), un-minimised.
+      refined by contrib's one-pass minimisation (accuracy 1e-4, at most 1000 updates);
+    - ``"kt"`` (``KT_Axes``): the exclusive-kT axes themselves (:func:`exclusive_kt_axes`).
 
     One kT clustering history per jet serves every N; a jet with at most N constituents has
-    τN = 0 (every constituent is its own axis).
+    τN = 0 (every constituent is its own axis). Compiled loops over jets (numba), equal to
+    fastjet-contrib's ``Nsubjettiness`` to rounding (tests compare with fastjet's
+    ``njettiness``).
 
     Parameters
     ----------
@@ -266,48 +251,8 @@ def nsubjettiness(
     """
     if axes not in AXES:
         raise ValueError(f"unknown N-subjettiness axes {axes!r}; use one of {', '.join(AXES)}")
-    _vector()
-    consts = _to_pxpypze(constituents)
-    out = np.zeros((len(consts), n_max))
-    counts = ak.to_numpy(ak.num(consts, axis=1))
-    d0 = ak.to_numpy(ak.sum(consts.pt, axis=1)) * r0
-    flat = ak.flatten(consts)
-    e, pz = ak.to_numpy(flat.E).astype(np.float64), ak.to_numpy(flat.pz).astype(np.float64)
-    px, py = ak.to_numpy(flat.px).astype(np.float64), ak.to_numpy(flat.py).astype(np.float64)
-    y_all, phi_all, pt_all = _rapidity(e, pz), np.arctan2(py, px), np.hypot(px, py)
-    jet_all = np.repeat(np.arange(len(consts)), counts)
-    # measure φ from each jet's own axis: the minimisation then needs no 2π wrapping, exact
-    # as long as every constituent is within π/2 of it (always, for R <= 1 jets)
-    ref = np.arctan2(
-        np.bincount(jet_all, weights=py, minlength=len(consts)),
-        np.bincount(jet_all, weights=px, minlength=len(consts)),
-    )
-    phi_all = _wrap(phi_all - ref[jet_all])
-    wrap = not (phi_all.size == 0 or np.abs(phi_all).max() < np.pi / 2)
-    big = np.flatnonzero(counts > n_max)
-    big_axes = _exclusive_axes(consts[big], list(range(1, n_max + 1))) if big.size else []
-    for n in range(1, n_max + 1):
-        # exactly n constituents or fewer: every constituent is its own axis, τ = 0
-        todo = np.flatnonzero(counts > n)
-        if todo.size == 0:
-            continue
-        ay, aphi = np.empty((todo.size, n)), np.empty((todo.size, n))
-        is_big = counts[todo] > n_max
-        for rows, ax in (
-            (is_big, big_axes[n - 1] if big.size else None),
-            (~is_big, _exclusive_axes(consts[todo[~is_big]], [n])[0] if (~is_big).any() else None),
-        ):
-            if ax is not None:
-                ay[rows] = _rapidity(ax["E"], ax["pz"])
-                aphi[rows] = _wrap(np.arctan2(ax["py"], ax["px"]) - ref[todo[rows]][:, None])
-        local = np.full(len(consts), -1)
-        local[todo] = np.arange(todo.size)
-        keep = local[jet_all] >= 0
-        y, phi, pt, jet = y_all[keep], phi_all[keep], pt_all[keep], local[jet_all[keep]]
-        if axes == "onepass_kt":
-            ay, aphi = _onepass(y, phi, pt, jet, ay, aphi, wrap)
-        out[todo, n - 1] = _tau_flat(y, phi, pt, jet, ay, aphi, d0[todo], wrap)
-    return out
+    px, py, pz, e, offsets = _flat_momenta(constituents)
+    return _taus(px, py, pz, e, offsets, n_max, r0, axes)
 
 
 def nsubjettiness_reference(
@@ -408,32 +353,87 @@ def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.where(b > 0, a / b, 0.0)
 
 
+def _antikt(
+    px: np.ndarray, py: np.ndarray, pz: np.ndarray, e: np.ndarray, offsets: np.ndarray, radius: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Anti-kT jets of every event in one fastjet call, as flat arrays.
+
+    Returns
+    -------
+    jets : ndarray of shape (n_jets, 4)
+        px, py, pz, E of every inclusive jet, event after event.
+    jet_offsets : ndarray of shape (n_events + 1,)
+    const_offsets : ndarray of shape (n_jets + 1,)
+        Jet ``k`` owns ``local[const_offsets[k]:const_offsets[k + 1]]``.
+    local : ndarray
+        Constituent indices within their event.
+    """
+    fastjet = _fastjet()
+    sequence = fastjet.ClusterSequence(
+        _jagged_pxpypze(px, py, pz, e, offsets), fastjet.JetDefinition(fastjet.antikt_algorithm, radius)
+    )
+    jets = sequence.inclusive_jets().layout
+    content = jets.content
+    four = np.column_stack(
+        [np.asarray(content.content(k).data, dtype=np.float64) for k in ("px", "py", "pz", "E")]
+    )
+    index = sequence.constituent_index().layout
+    return (
+        four,
+        np.asarray(jets.offsets.data, dtype=np.int64),
+        np.asarray(index.content.offsets.data, dtype=np.int64),
+        np.asarray(index.content.content.data, dtype=np.int64),
+    )
+
+
+def _eta(px: np.ndarray, py: np.ndarray, pz: np.ndarray) -> np.ndarray:
+    # vector's eta of (x, y, z)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.nan_to_num(
+            np.arcsinh(pz / np.sqrt(px**2 + py**2)),
+            nan=np.nan_to_num((pz != 0) * np.inf, posinf=np.nan),
+            posinf=np.inf,
+            neginf=-np.inf,
+        )
+
+
+def _mass(p: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.clip(p[:, 3] ** 2 - (p[:, 0] ** 2 + p[:, 1] ** 2 + p[:, 2] ** 2), 0.0, None))
+
+
 def jet_features(particles: ak.Array, *, radius: float = 1.0) -> JetFeatures:
-    """Cluster and compute every jet feature for a chunk of events (see module docstring)."""
-    jets, constituents = cluster_leading_jets(particles, radius=radius, n_jets=2)
-    kept = ak.to_numpy(ak.num(jets, axis=1) >= 2)
-    jets, constituents = jets[kept], constituents[kept]
-    flat_consts = ak.flatten(constituents, axis=1)  # (2·n, var): j1, j2, j1, j2, ...
-    taus = nsubjettiness(flat_consts, 3).reshape(-1, 2, 3)
+    """Cluster and compute every jet feature for a chunk of events (see module docstring).
+
+    One fastjet call clusters the chunk; the two leading jets' constituents are gathered with
+    NumPy index arithmetic and their N-subjettiness computed by compiled per-jet loops, so the
+    cost is linear in the events with no fixed per-call overhead beyond a few NumPy calls."""
+    px, py, pz, e, offsets = _flat_momenta(particles)
+    jets, jet_offsets, const_offsets, local = _antikt(px, py, pz, e, offsets, radius)
+    jet_pt = np.sqrt(jets[:, 0] ** 2 + jets[:, 1] ** 2)
+    pair = _kernels().leading_pair(jet_offsets, jet_pt)
+    kept = pair[:, 1] >= 0
+    pair = pair[kept]
+    # constituents of j1, j2 of every kept event, in that order, as one flat gather
+    sel = pair.ravel()
+    lens = const_offsets[sel + 1] - const_offsets[sel]
+    c_off = np.zeros(len(sel) + 1, dtype=np.int64)
+    np.cumsum(lens, out=c_off[1:])
+    pos = np.repeat(const_offsets[sel] - c_off[:-1], lens) + np.arange(c_off[-1])
+    pidx = np.repeat(offsets[np.repeat(np.flatnonzero(kept), 2)], lens) + local[pos]
+    taus = _taus(px[pidx], py[pidx], pz[pidx], e[pidx], c_off, 3, 1.0, "onepass_kt").reshape(-1, 2, 3)
     cols: dict[str, np.ndarray] = {}
     for i in (0, 1):
-        jet = jets[:, i]
+        p = jets[pair[:, i]]
         tag = f"_j{i + 1}"
-        for name, values in (
-            ("px", jet.px),
-            ("py", jet.py),
-            ("pz", jet.pz),
-            ("pt", jet.pt),
-            ("eta", jet.eta),
-            ("phi", jet.phi),
-        ):
-            cols[name + tag] = ak.to_numpy(values).astype(np.float64)
-        cols["m" + tag] = np.sqrt(np.clip(ak.to_numpy(jet.mass2), 0.0, None))
+        cols["px" + tag], cols["py" + tag], cols["pz" + tag] = p[:, 0], p[:, 1], p[:, 2]
+        cols["pt" + tag] = jet_pt[pair[:, i]]
+        cols["eta" + tag] = _eta(p[:, 0], p[:, 1], p[:, 2])
+        cols["phi" + tag] = np.arctan2(p[:, 1], p[:, 0])
+        cols["m" + tag] = _mass(p)
         t1, t2, t3 = taus[:, i, 0], taus[:, i, 1], taus[:, i, 2]
         cols["tau1" + tag], cols["tau2" + tag], cols["tau3" + tag] = t1, t2, t3
         cols["tau21" + tag], cols["tau32" + tag] = _ratio(t2, t1), _ratio(t3, t2)
-    dijet = jets[:, 0] + jets[:, 1]
-    cols["mjj"] = np.sqrt(np.clip(ak.to_numpy(dijet.mass2), 0.0, None))
+    cols["mjj"] = _mass(jets[pair[:, 0]] + jets[pair[:, 1]])
     cols["delta_eta_jj"] = np.abs(cols["eta_j1"] - cols["eta_j2"])
     return JetFeatures(cols, kept)
 
