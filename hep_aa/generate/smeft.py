@@ -16,13 +16,17 @@ Higgs-basis Lagrangian (LHCHXSWG-INT-2015-001, A. Falkowski), the terms used her
                 + c_z□ g² Z_μ ∂_ν Z^μν + c_γ□ g g' Z_μ ∂_ν A^μν + c_w□ g² (W⁻_μ ∂_ν W⁺^μν + h.c.) ]
         + 2 g_Z (h/v) Z_μ f̄ γ^μ δg^{hZf} f + √2 g (h/v) [W⁺_μ ū γ^μ δg^{hWq}_L P_L d + ... + h.c.]
 
+with V_μν = ∂_μ V_ν − ∂_ν V_μ. Between conserved (massless-fermion) currents ∂_ν Z^μν acts as
+p² Z^μ for a Z of four-momentum p, so c_z□ enters the hZZ vertex as + c_z□ g² (P² + k²)/v (the
+term A below); the index order Z^μν (not Z^νμ, which flips the sign) is the note's.
+
 The independent couplings are the parameters :data:`PARAMETERS`:
 
 =========== ============================================================================
 ``dcz``     δc_z
 ``czz``     c_zz
 ``czbox``   c_z□
-``dgzh_uL``  δg^{Zu}_L = δg^{hZu}_L (u and c; likewise ``dgzh_uR``, ``dgzh_dL``, ``dgzh_dR``
+``dgzh_uL`` δg^{Zu}_L = δg^{hZu}_L (u and c; likewise ``dgzh_uR``, ``dgzh_dL``, ``dgzh_dR``
             for u_R, d_L = d, s, b left-handed, d_R)
 ``czgamma`` c_zγ
 ``cgamgam`` c_γγ
@@ -50,7 +54,7 @@ handed W–quark coupling δg^{Wq}_R (independent, no interference for massless 
 odd couplings are not included; Γ_Z and Γ_W are the measured widths (not recomputed).
 
 The amplitudes are kept at O(Λ⁻²), i.e. linear in the couplings (products such as δg^{Zq} δg^{Ze}
-are dropped, as in a linearised SMEFT amplitude), so |M|² summed over helicities is quadratic in
+are dropped, as in a linearised SMEFT amplitude), so ``|M|²`` summed over helicities is quadratic in
 the parameters and the SM, linear and quadratic components are exact.
 
 Vertices (Z*(P) from the quarks, V(k) to the leptons, all momenta as in the process): hZZ is
@@ -120,7 +124,7 @@ PARAMETERS = (
 )
 GEV2_TO_PB = 0.3893793721e9
 
-#: |V_CKM| (PDG 2022), rows u, c; columns d, s, b
+#: CKM magnitudes (PDG 2022), rows u, c; columns d, s, b
 _CKM = ((0.97435, 0.22500, 0.00369), (0.22486, 0.97349, 0.04182))
 
 
@@ -136,7 +140,7 @@ class ElectroweakInputs:
     m_h: float = 125.0
     #: fixed V width also in the s-channel propagator D_P (off for the narrow-width analytic check)
     schannel_width: bool = True
-    #: |V_CKM|, rows u, c and columns d, s, b
+    #: CKM magnitudes, rows u, c and columns d, s, b
     ckm: tuple[tuple[float, float, float], tuple[float, float, float]] = _CKM
 
     @property
@@ -175,7 +179,7 @@ class ElectroweakInputs:
         return t3 - q * self.sw2, -q * self.sw2
 
     def vckm(self, up: np.ndarray, down: np.ndarray) -> np.ndarray:
-        """|V_{up, down}| for arrays of PDG ids (2, 4 and 1, 3, 5; sign ignored)."""
+        """CKM magnitude V_{up, down} for arrays of PDG ids (2, 4 and 1, 3, 5; sign ignored)."""
         table = np.zeros((5, 6))
         for i, u in enumerate((2, 4)):
             for j, d in enumerate((1, 3, 5)):
@@ -466,9 +470,11 @@ def me_components(
     quark: np.ndarray,
     ew: ElectroweakInputs | None = None,
 ) -> dict[str, np.ndarray]:
-    """q q̄ → Z(ℓ⁻ℓ⁺) h: |M|² as ``sm``, ``lin_<p>`` and ``quad_<p>_<q>`` (p ≤ q in PARAMETERS order).
+    """q q̄ → Z(ℓ⁻ℓ⁺) h: ``|M|²`` as ``sm``, ``lin_<p>`` and ``quad_<p>_<q>`` (p ≤ q in PARAMETERS order).
 
-    |M(c)|² = sm + Σ_p c_p lin_p + Σ_{p≤q} c_p c_q quad_p_q, exactly.
+    ``|M(c)|²`` = sm + Σ_p c_p lin_p + Σ_{p≤q} c_p c_q quad_p_q, exactly. The Z couplings are
+    lepton-universal, so the lepton flavour does not enter. Components of parameters that do not
+    enter Zh (``dm``, ``dgw_lL``) are zero.
 
     Parameters
     ----------
@@ -478,9 +484,6 @@ def me_components(
         PDG id of the incoming quark (1–5, sign ignored).
     ew : ElectroweakInputs, optional
         Electroweak inputs (defaults: PDG values).
-
-    The Z couplings are lepton-universal, so the lepton flavour does not enter. Components of
-    parameters that do not enter Zh (``dm``, ``dgw_lL``) are zero.
     """
     ew = ew or ElectroweakInputs()
     p_q, p_qbar, p_lm, p_lp, quark = _zh_inputs(p_q, p_qbar, p_lm, p_lp, quark)
@@ -489,7 +492,7 @@ def me_components(
 
 
 def morph(components: Mapping[str, np.ndarray], point: Mapping[str, float]) -> np.ndarray:
-    """|M|² (or a weight) at a parameter ``point`` from its quadratic components."""
+    """``|M|²`` (or a weight) at a parameter ``point`` from its quadratic components."""
     point = _check_point(point)
     total = np.array(components["sm"], dtype=np.float64, copy=True)
     for i, p in enumerate(PARAMETERS):
@@ -512,7 +515,7 @@ def me_squared(
     point: Mapping[str, float] | None = None,
     ew: ElectroweakInputs | None = None,
 ) -> np.ndarray:
-    """q q̄ → Z(ℓ⁻ℓ⁺) h: spin- and colour-averaged |M|² evaluated directly at ``point``."""
+    """q q̄ → Z(ℓ⁻ℓ⁺) h: spin- and colour-averaged ``|M|²`` evaluated directly at ``point``."""
     ew = ew or ElectroweakInputs()
     p_q, p_qbar, p_lm, p_lp, quark = _zh_inputs(p_q, p_qbar, p_lm, p_lp, quark)
     structures = _zh_structures(p_q, p_qbar, p_lm, p_lp, quark, ew)
@@ -553,7 +556,10 @@ def me_components_wh(
     antiquark: np.ndarray,
     ew: ElectroweakInputs | None = None,
 ) -> dict[str, np.ndarray]:
-    """q q̄' → W^±(ℓ^± ν) h: |M|² as ``sm``, ``lin_<p>``, ``quad_<p>_<q>`` (layout of :func:`me_components`).
+    """q q̄' → W^±(ℓ^± ν) h: ``|M|²`` as ``sm``, ``lin_<p>``, ``quad_<p>_<q>`` (layout of :func:`me_components`).
+
+    The W couplings are lepton-universal. Components of parameters that do not enter Wh
+    (``dgzh_uR``, ``dgzh_dR``, ``dgz_eL``, ``dgz_eR``) are zero.
 
     Parameters
     ----------
@@ -563,11 +569,9 @@ def me_components_wh(
         The charged lepton (ℓ⁺ for W⁺, ℓ⁻ for W⁻) and the (anti)neutrino [GeV].
     quark, antiquark : ndarray of shape (n,)
         PDG ids of the incoming quark and antiquark (sign ignored): u d̄ → W⁺ (2, −1),
-        d ū → W⁻ (1, −2), and likewise with c, s, b; |V_CKM| from ``ew.ckm``.
+        d ū → W⁻ (1, −2), and likewise with c, s, b; CKM magnitudes from ``ew.ckm``.
     ew : ElectroweakInputs, optional
-
-    The W couplings are lepton-universal. Components of parameters that do not enter Wh
-    (``dgzh_uR``, ``dgzh_dR``, ``dgz_eL``, ``dgz_eR``) are zero.
+        Electroweak inputs (defaults: PDG values).
     """
     ew = ew or ElectroweakInputs()
     p_q, p_qbar, p_f, p_fbar, vckm = _wh_inputs(p_q, p_qbar, p_l, p_nu, quark, antiquark, ew)
@@ -585,7 +589,7 @@ def me_squared_wh(
     point: Mapping[str, float] | None = None,
     ew: ElectroweakInputs | None = None,
 ) -> np.ndarray:
-    """q q̄' → W^±(ℓ^± ν) h: spin- and colour-averaged |M|² evaluated directly at ``point``."""
+    """q q̄' → W^±(ℓ^± ν) h: spin- and colour-averaged ``|M|²`` evaluated directly at ``point``."""
     ew = ew or ElectroweakInputs()
     p_q, p_qbar, p_f, p_fbar, vckm = _wh_inputs(p_q, p_qbar, p_l, p_nu, quark, antiquark, ew)
     structures = _wh_structures(p_q, p_qbar, p_f, p_fbar, vckm, ew)
@@ -624,10 +628,10 @@ def analytic_sigma_wh(
 ) -> np.ndarray:
     """SM LO partonic σ(q q̄' → W^± h) [pb], on-shell W, spin and colour averaged.
 
-    σ = G_F² m_W⁴ |V_qq'|² / (72 π ŝ) λ^{1/2} (λ + 12 m_W²/ŝ) / (1 − m_W²/ŝ)², λ the Källén
-    function of (1, m_W²/ŝ, m_h²/ŝ): the Zh formula with (v_q² + a_q²) m_Z⁴ → 4 |V|² m_W⁴, as the
+    σ = G_F² m_W⁴ V² / (72 π ŝ) λ^{1/2} (λ + 12 m_W²/ŝ) / (1 − m_W²/ŝ)², λ the Källén
+    function of (1, m_W²/ŝ, m_h²/ŝ): the Zh formula with (v_q² + a_q²) m_Z⁴ → 4 V² m_W⁴, as the
     W couples as (g/2√2) γ^μ (1 − γ⁵) V and hWW = 2 m_W²/v (Kniehl; Higgs Hunter's Guide).
-    ``vckm`` = |V_qq'| (1 by default: σ per unit |V|²).
+    V = ``vckm``, the CKM element's magnitude (1 by default: σ per unit V²).
     """
     ew = ew or ElectroweakInputs()
     s = np.asarray(sqrt_s_hat, dtype=np.float64) ** 2
