@@ -1,4 +1,10 @@
-"""``hep-aa evaluate`` (metrics JSON + comparison tables) and ``hep-aa plot`` (figures)."""
+"""``hep-aa evaluate`` (metrics JSON + comparison tables) and ``hep-aa plot`` (figures).
+
+Event weights: a score table copies its feature table's spectators, so a ``weight`` column
+(per-event weight, negative allowed, e.g. MadGraph NLO) travels into it; both commands then
+weight every efficiency, AUC, bootstrap, histogram and curve by it (``--no-weights`` ignores
+it). Either every score table of one call carries the column or none does.
+"""
 
 from __future__ import annotations
 
@@ -39,6 +45,68 @@ def _load_scores(paths: tuple[str, ...]) -> list[Any]:
             raise DataFormatError(f"{p}: not a score table; create it with `hep-aa score`")
         tables.append(t)
     return tables
+
+
+#: spectator column holding per-event weights (the shared convention of feature/score tables)
+WEIGHT_COLUMN = "weight"
+
+
+def event_weights(path: str, table: Any) -> np.ndarray | None:
+    """The ``weight`` column of a table as float64, or None when it has none.
+
+    Raises
+    ------
+    DataFormatError
+        If the column is not numeric or holds NaN/Inf (names the file and what to do).
+    """
+    if WEIGHT_COLUMN not in table.spectators:
+        return None
+    raw = np.asarray(table.spectators[WEIGHT_COLUMN])
+    if not (np.issubdtype(raw.dtype, np.floating) or np.issubdtype(raw.dtype, np.integer)):
+        raise DataFormatError(
+            f"{path}: column {WEIGHT_COLUMN!r} has type {raw.dtype}, not numbers; it must hold one "
+            "per-event weight (float) — rename the column if it is something else"
+        )
+    w = raw.astype(np.float64)
+    bad = int(np.count_nonzero(~np.isfinite(w)))
+    if bad:
+        raise DataFormatError(
+            f"{path}: {bad} NaN/Inf value(s) in column {WEIGHT_COLUMN!r}; fix the weights of those events "
+            "in the feature table or drop them, then score again"
+        )
+    return w
+
+
+def _weights_of(paths: tuple[str, ...], tables: list[Any], use: bool) -> list[np.ndarray | None]:
+    """Weights of every table; all or none must carry them (else the methods are not comparable)."""
+    weights = [event_weights(p, t) if use else None for p, t in zip(paths, tables, strict=True)]
+    with_w = [p for p, w in zip(paths, weights, strict=True) if w is not None]
+    if with_w and len(with_w) != len(paths):
+        without = [p for p, w in zip(paths, weights, strict=True) if w is None]
+        raise DataFormatError(
+            f"score tables {with_w} carry a {WEIGHT_COLUMN!r} column but {without} do not: their metrics "
+            "would not be comparable; score every method on the same test table, or pass --no-weights"
+        )
+    return weights
+
+
+def _weight_summary(table: Any, w: np.ndarray) -> dict[str, Any]:
+    return {
+        "sum_by_type": {
+            str(k): float(w[table.types == k].sum()) for k in sorted({str(x) for x in table.types})
+        },
+        "n_negative": int(np.count_nonzero(w < 0)),
+        "n_events": len(w),
+    }
+
+
+_weights_option = click.option(
+    "--weights/--no-weights",
+    "use_weights",
+    default=True,
+    show_default=True,
+    help=f"Weight events by the score tables' {WEIGHT_COLUMN!r} column when present (negative allowed).",
+)
 
 
 def _method_key(table: Any) -> tuple[str, int]:
@@ -105,6 +173,12 @@ def comparison_tables(result: dict[str, Any]) -> tuple[str, str]:
         desc = anomaly_type(k, dataset=result.get("dataset")).description
         lines.append(f"- `{k}` ({'seen' if seen[k] else 'unseen'}){': ' + desc if desc else ''}")
     lines.append("")
+    if result.get("event_weights", {}).get("used"):
+        lines.append(
+            f"Events weighted by their `{WEIGHT_COLUMN}` column (negative weights included); "
+            "sums of weights per type in the metrics JSON."
+        )
+        lines.append("")
     lines.append(guard_note(result))
     return "\n".join(lines) + "\n", buf.getvalue()
 
@@ -139,8 +213,16 @@ def guard_note(result: dict[str, Any]) -> str:
     help="Also write PREFIX.md and PREFIX.csv comparison tables.",
 )
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Metrics JSON to write.")
-def evaluate(scores: tuple[str, ...], config_path: str | None, table_prefix: str | None, output: str) -> None:
-    """Metrics per anomaly type (seen/unseen) of SCORES (one file per method and seed)."""
+@_weights_option
+def evaluate(
+    scores: tuple[str, ...], config_path: str | None, table_prefix: str | None, output: str, use_weights: bool
+) -> None:
+    """Metrics per anomaly type (seen/unseen) of SCORES (one file per method and seed).
+
+    With a `weight` column in the score tables every metric is weighted (negative weights
+    allowed) and the metrics JSON records it under `event_weights`, with the sum of weights
+    per anomaly type of each input.
+    """
     from hep_aa.config import load_config
     from hep_aa.io.artifacts import atomic_write, write_json
     from hep_aa.metrics import aggregate_seeds, type_metrics
@@ -150,7 +232,10 @@ def evaluate(scores: tuple[str, ...], config_path: str | None, table_prefix: str
     per_method: dict[str, dict[int, Any]] = defaultdict(dict)
     guards: dict[str, dict[str, Any]] = defaultdict(dict)
     datasets = set()
-    for path, table in zip(scores, _load_scores(scores), strict=True):
+    tables = _load_scores(scores)
+    weights = _weights_of(scores, tables, use_weights)
+    weight_info: dict[str, Any] = {}
+    for path, table, w in zip(scores, tables, weights, strict=True):
         method, seed = _method_key(table)
         if seed in per_method[method]:
             raise DataFormatError(f"{path}: a second score table for method {method!r} seed {seed}")
@@ -169,13 +254,17 @@ def evaluate(scores: tuple[str, ...], config_path: str | None, table_prefix: str
                 n_bootstrap=ev.bootstrap,
                 max_relative_error=ev.sic_max_relative_error,
                 seed=seed,
+                weights=w,
             )
         except MetricError as exc:  # name the score table at fault
             raise MetricError(f"{path}: {exc}") from None
+        if w is not None:
+            weight_info[path] = _weight_summary(table, w)
     result = {
         "dataset": sorted(d for d in datasets if d)[0] if any(datasets) else None,
         "evaluation": cfg.to_dict()["evaluation"],
         "inputs": list(scores),
+        "event_weights": {"column": WEIGHT_COLUMN, "used": bool(weight_info), "inputs": weight_info},
         "methods": {
             m: {
                 "seeds": {str(s): v for s, v in sorted(runs.items())},
@@ -192,8 +281,10 @@ def evaluate(scores: tuple[str, ...], config_path: str | None, table_prefix: str
             fh.write(md)
         with atomic_write(f"{table_prefix}.csv") as fh:
             fh.write(csv_text)
+    weighted = f", events weighted by column {WEIGHT_COLUMN!r}" if weight_info else ""
     click.echo(
-        f"{output}: metrics of {len(per_method)} method(s) over {sum(len(r) for r in per_method.values())} run(s)"
+        f"{output}: metrics of {len(per_method)} method(s) over "
+        f"{sum(len(r) for r in per_method.values())} run(s){weighted}"
     )
 
 
@@ -211,18 +302,27 @@ def evaluate(scores: tuple[str, ...], config_path: str | None, table_prefix: str
 @click.option(
     "-o", "--output", required=True, type=click.Path(file_okay=False), help="Folder for the figures."
 )
-def plot(inputs: tuple[str, ...], features_path: str | None, config_path: str | None, output: str) -> None:
+@_weights_option
+def plot(
+    inputs: tuple[str, ...],
+    features_path: str | None,
+    config_path: str | None,
+    output: str,
+    use_weights: bool,
+) -> None:
     """Figures from score tables (*.parquet), model folders and metrics (*.json).
 
     Score tables give score distributions, ROC and SIC curves with seed bands (one figure per
-    anomaly type) and, when they carry `mjj_gev`, the mjj sculpting check; model folders give
+    anomaly type) and, when they carry `mjj_gev`, the mjj sculpting check; with a `weight`
+    column the score histograms (error bars from the sum of squared weights), ROC and SIC
+    curves and their bootstrap bands are weighted (the mjj check stays unweighted); model folders give
     training curves (and, with --features, the latent projection); --features alone gives the
     input distributions.
     """
     from hep_aa.config import load_config
     from hep_aa.features.registry import anomaly_label
     from hep_aa.io.artifacts import read_json, read_table
-    from hep_aa.metrics import roc_curve
+    from hep_aa.metrics import effective_count, roc_curve
     from hep_aa.plotting import (
         add_label,
         plot_feature_distributions,
@@ -275,6 +375,13 @@ def plot(inputs: tuple[str, ...], features_path: str | None, config_path: str | 
 
     if score_paths:
         tables = _load_scores(tuple(score_paths))
+        weight_of = {
+            id(t): w
+            for t, w in zip(tables, _weights_of(tuple(score_paths), tables, use_weights), strict=True)
+        }
+        weighted = any(w is not None for w in weight_of.values())
+        if weighted and any("mjj_gev" in t.spectators for t in tables):
+            log.info("the mjj sculpting check is drawn unweighted (its errors are binomial counts)")
         by_method: dict[str, list[Any]] = defaultdict(list)
         for t in tables:
             by_method[_method_key(t)[0]].append(t)
@@ -282,16 +389,18 @@ def plot(inputs: tuple[str, ...], features_path: str | None, config_path: str | 
         for method, runs in by_method.items():
             t = min(runs, key=lambda r: _method_key(r)[1])
             s = t.features[:, 0]
-            dists = {anomaly_label("background", dataset=dataset): s[t.labels == 0]}
+            w = weight_of[id(t)]
+            masks = {anomaly_label("background", dataset=dataset): t.labels == 0}
             known = set(t.metadata.get("known_types", []))
             for k in kinds:
-                dists[anomaly_label(k, dataset=dataset, seen=k in known)] = s[
-                    (t.labels == 1) & (t.types == k)
-                ]
+                masks[anomaly_label(k, dataset=dataset, seen=k in known)] = (t.labels == 1) & (t.types == k)
             use_style()
             fig, ax = plt.subplots()
             plot_score_distributions(
-                dists, ax=ax, title=f"{METHOD_LABELS.get(method, method)}, seed {_method_key(t)[1]}"
+                {name: s[m] for name, m in masks.items()},
+                weights=None if w is None else {name: w[m] for name, m in masks.items()},
+                ax=ax,
+                title=f"{METHOD_LABELS.get(method, method)}, seed {_method_key(t)[1]}",
             )
             finish(fig, f"scores_{method}")
             if "mjj_gev" in t.spectators:
@@ -309,17 +418,36 @@ def plot(inputs: tuple[str, ...], features_path: str | None, config_path: str | 
                 per_seed = []
                 name = METHOD_LABELS.get(method, method)
                 for t in sorted(by_method[method], key=lambda r: _method_key(r)[1]):
-                    s = t.features[:, 0]
-                    b, a = s[t.labels == 0], s[(t.labels == 1) & (t.types == kind)]
-                    eps_s, eps_b, _ = roc_curve(b, a)
+                    s, w = t.features[:, 0], weight_of[id(t)]
+                    is_b, is_a = t.labels == 0, (t.labels == 1) & (t.types == kind)
+                    b, a = s[is_b], s[is_a]
+                    if w is None:
+                        eps_s, eps_b, _ = roc_curve(b, a)
+                        n_bkg[name] = int(b.size)
+                        first_seed.setdefault(name, (b, a))  # statistical band from the lowest seed
+                    else:
+                        try:
+                            eps_s, eps_b, _ = roc_curve(
+                                b, a, background_weights=w[is_b], signal_weights=w[is_a]
+                            )
+                        except MetricError as exc:
+                            raise MetricError(f"{t.path}, anomaly type {kind!r}: {exc}") from None
+                        n_bkg[name] = effective_count(w[is_b])
+                        first_seed.setdefault(name, (b, a, w[is_b], w[is_a]))
                     per_seed.append((eps_s, eps_b))
-                    n_bkg[name] = int(b.size)
-                    first_seed.setdefault(name, (b, a))  # statistical band from the lowest seed
                 curves[name] = per_seed
             title = "anomaly: " + anomaly_label(kind, dataset=dataset, seen=kind in known_all)
             use_style()
             fig, ax = plt.subplots()
-            plot_roc(curves, n_background=n_bkg, scores=first_seed, dataset=dataset, title=title, ax=ax)
+            plot_roc(
+                curves,
+                n_background=n_bkg,
+                scores=first_seed,
+                dataset=dataset,
+                title=title,
+                ax=ax,
+                weighted=weighted,
+            )
             finish(fig, f"roc_{kind}")
             use_style()
             fig, ax = plt.subplots()

@@ -6,6 +6,13 @@ the statistics of the test sample: with N_B background events 1/ε_B cannot be m
 N_B, so where no background event passes the cut the curve is drawn dotted at N_B (a lower
 limit), and the axis stops just above N_B. SIC points with fewer than 25 passing background
 events (relative error of ε_B above 20%) are dropped, as in :func:`hep_aa.metrics.roc.sic_curve`.
+
+Weighted events (negative weights allowed): the curves come from weighted ROC curves, the
+bootstrap resamples events with their weights, and N_B is the effective number of background
+events (Σw)²/Σw², so the cap and the 25-event SIC guard count effective events (on the grid,
+ε_B·N_B^eff estimates the effective number passing). With negative weights ε_S may decrease
+along the thresholds; the grid then uses its running maximum, i.e. ε_B at the first threshold
+reaching each ε_S, as :func:`hep_aa.metrics.roc.rejection_at_signal_efficiency` does.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from hep_aa.features.registry import dataset_info
-from hep_aa.metrics.roc import min_background_count, roc_curve
+from hep_aa.metrics.roc import effective_count, min_background_count, roc_curve
 from hep_aa.plotting.style import legend, new_axes, palette
 
 __all__ = ["EFF_GRID", "bootstrap_band", "efficiency_grid", "plot_roc", "plot_sic"]
@@ -29,26 +36,32 @@ __all__ = ["EFF_GRID", "bootstrap_band", "efficiency_grid", "plot_roc", "plot_si
 EFF_GRID = np.linspace(0.01, 1.0, 199)
 
 Curves = Mapping[str, Sequence[tuple[np.ndarray, np.ndarray]]]
-Scores = Mapping[str, tuple[np.ndarray, np.ndarray]]
+#: per label: (background scores, signal scores) or (..., background weights, signal weights)
+Scores = Mapping[str, tuple[np.ndarray, ...]]
 
 
 def efficiency_grid(eps_s: np.ndarray, eps_b: np.ndarray, grid: np.ndarray = EFF_GRID) -> np.ndarray:
-    """ε_B at each ε_S of ``grid``, linear between the ROC points (ties kept as steps)."""
-    eps_s = np.asarray(eps_s, dtype=np.float64)
+    """ε_B at each ε_S of ``grid``, linear between the ROC points (ties kept as steps).
+
+    A non-monotonic ε_S (negative weights) is replaced by its running maximum.
+    """
+    eps_s = np.maximum.accumulate(np.asarray(eps_s, dtype=np.float64))
     eps_b = np.asarray(eps_b, dtype=np.float64)
     # ε_S is non-decreasing; where it repeats (thresholds passing background only) np.interp
     # takes a vertical step, as the ROC curve does
     return np.interp(grid, eps_s, eps_b)
 
 
-def _values(eps_b: np.ndarray, kind: str, n_background: int, grid: np.ndarray = EFF_GRID) -> np.ndarray:
-    """Rejection (capped at N_B) or SIC (NaN where fewer than 25 background events pass)."""
+def _values(eps_b: np.ndarray, kind: str, n_background: float, grid: np.ndarray = EFF_GRID) -> np.ndarray:
+    """Rejection (capped at N_B) or SIC (NaN where fewer than 25 background events pass).
+
+    ``n_background`` is the (effective) number of background events."""
     with np.errstate(divide="ignore", invalid="ignore"):
         if kind == "roc":
             floor = 1.0 / n_background if n_background > 0 else 1e-300
             return 1.0 / np.maximum(eps_b, floor)
-        reliable = eps_b * n_background >= min_background_count(0.2) - 1e-9
-        return np.where(reliable, grid / np.sqrt(eps_b), np.nan)
+        reliable = (eps_b * n_background >= min_background_count(0.2) - 1e-9) & (eps_b > 0)
+        return np.where(reliable, grid / np.sqrt(np.where(eps_b > 0, eps_b, 1.0)), np.nan)
 
 
 def _percentiles(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -64,6 +77,8 @@ def bootstrap_band(
     signal: np.ndarray,
     kind: str = "roc",
     *,
+    background_weights: np.ndarray | None = None,
+    signal_weights: np.ndarray | None = None,
     n_bootstrap: int = 100,
     seed: int = 0,
     grid: np.ndarray = EFF_GRID,
@@ -79,6 +94,9 @@ def bootstrap_band(
     background, signal : ndarray of shape (n_bkg,), (n_sig,)
         Scores of one seed.
     kind : {"roc", "sic"}
+    background_weights, signal_weights : ndarray, optional
+        Per-event weights (negative allowed): events are resampled with their weights, and a
+        resample whose class weight sums to ≤ 0 is left out.
 
     Returns
     -------
@@ -86,11 +104,21 @@ def bootstrap_band(
     """
     b = np.asarray(background, dtype=np.float64)
     s = np.asarray(signal, dtype=np.float64)
+    weighted = background_weights is not None or signal_weights is not None
+    wb = np.ones(b.size) if background_weights is None else np.asarray(background_weights, np.float64)
+    ws = np.ones(s.size) if signal_weights is None else np.asarray(signal_weights, np.float64)
+    n_b = effective_count(wb) if weighted else b.size
     rng = np.random.default_rng(seed)
-    rows = np.empty((n_bootstrap, len(grid)))
+    rows = np.full((n_bootstrap, len(grid)), np.nan)
     for i in range(n_bootstrap):
-        eps_s, eps_b, _ = roc_curve(rng.choice(b, b.size), rng.choice(s, s.size))
-        rows[i] = _values(efficiency_grid(eps_s, eps_b, grid), kind, b.size, grid)
+        ib, is_ = rng.choice(b.size, b.size), rng.choice(s.size, s.size)
+        if not weighted:
+            eps_s, eps_b, _ = roc_curve(b[ib], s[is_])
+        elif wb[ib].sum() > 0 and ws[is_].sum() > 0:
+            eps_s, eps_b, _ = roc_curve(b[ib], s[is_], background_weights=wb[ib], signal_weights=ws[is_])
+        else:
+            continue
+        rows[i] = _values(efficiency_grid(eps_s, eps_b, grid), kind, n_b, grid)
     _, lo, hi = _percentiles(rows)
     return lo, hi
 
@@ -111,7 +139,7 @@ def _segments(x: np.ndarray, y: np.ndarray, mask: np.ndarray) -> list[tuple[np.n
 def _plot_curves(
     curves: Curves,
     kind: str,
-    n_background: Mapping[str, int] | int,
+    n_background: Mapping[str, float] | float,
     ax: Axes,
     scores: Scores | None,
     n_bootstrap: int,
@@ -122,7 +150,7 @@ def _plot_curves(
     info: dict[str, Any] = {"n_seeds": 0, "limited": False, "stat": False, "n_background": []}
     colours = palette(len(curves))
     for i, (name, per_seed) in enumerate(curves.items()):
-        nb = n_background if isinstance(n_background, int) else n_background[name]
+        nb = n_background[name] if isinstance(n_background, Mapping) else n_background
         info["n_background"].append(nb)
         rows = np.array([_values(efficiency_grid(s, b), kind, nb) for s, b in per_seed])
         med, lo, hi = _percentiles(rows)
@@ -142,8 +170,11 @@ def _plot_curves(
             artists.append(ax.fill_between(EFF_GRID, lo, hi, color=color, alpha=0.25, linewidth=0))
             info["n_seeds"] = max(info["n_seeds"], len(per_seed))
         if scores is not None and name in scores and n_bootstrap > 0:
-            b, s = scores[name]
-            slo, shi = bootstrap_band(b, s, kind, n_bootstrap=n_bootstrap, seed=i)
+            b, s, *w = scores[name]
+            wb, ws = w if w else (None, None)
+            slo, shi = bootstrap_band(
+                b, s, kind, background_weights=wb, signal_weights=ws, n_bootstrap=n_bootstrap, seed=i
+            )
             artists.append(
                 ax.fill_between(
                     EFF_GRID,
@@ -179,13 +210,14 @@ def _band_legend(info: dict[str, Any], kind: str) -> tuple[list[Any], list[str]]
 def plot_roc(
     curves: Curves,
     *,
-    n_background: Mapping[str, int] | int | None = None,
+    n_background: Mapping[str, float] | float | None = None,
     scores: Scores | None = None,
     n_bootstrap: int = 100,
     dataset: str | None = None,
     title: str | None = None,
     ax: Axes | None = None,
     random: bool = True,
+    weighted: bool = False,
 ) -> list[Any]:
     """ROC curves in the HEP convention: 1/ε_B (log) versus ε_S, median and 68% band over seeds.
 
@@ -193,17 +225,20 @@ def plot_roc(
     ----------
     curves : mapping of label to list of (eps_s, eps_b)
         One (eps_s, eps_b) pair (from :func:`hep_aa.metrics.roc_curve`) per seed.
-    n_background : int or mapping of label to int, optional
-        Test background events N_B: caps the rejection at N_B (dotted where no background
-        passes) and ends the y axis there. Without it the largest finite 1/ε_B is used.
-    scores : mapping of label to (background scores, signal scores), optional
-        Scores of one seed per method: adds the hatched 68% bootstrap band.
+    n_background : float or mapping of label to float, optional
+        Test background events N_B (for weighted events the effective number (Σw)²/Σw²):
+        caps the rejection at N_B (dotted where no background passes) and ends the y axis
+        there. Without it the largest finite 1/ε_B is used.
+    scores : mapping of label to (background scores, signal scores[, background weights, signal weights]), optional
+        Scores (and weights) of one seed per method: adds the hatched 68% bootstrap band.
     dataset : str, optional
         Dataset name for the axis wording (:func:`hep_aa.features.registry.dataset_info`).
     title : str, optional
         Legend title, e.g. the physics name of the anomaly type.
     random : bool
         Also draw the random classifier, 1/ε_B = 1/ε_S.
+    weighted : bool
+        The curves are of weighted events: N_B is labelled as an effective number.
 
     Returns
     -------
@@ -230,7 +265,11 @@ def plot_roc(
     ax.set_ylim(0.8, n_max * 2.0)
     ax.axhline(n_max, color="grey", linewidth=0.8, linestyle="--")
     ax.annotate(
-        f"$N_B$ = {n_max:,} test background events",
+        (
+            rf"effective $N_B = (\sum w)^2/\sum w^2$ = {n_max:,.0f}"
+            if weighted
+            else f"$N_B$ = {n_max:,.0f} test background events"
+        ),
         (0.98, n_max),
         xycoords=("axes fraction", "data"),
         xytext=(0, 5),
@@ -250,7 +289,7 @@ def plot_roc(
 
 def plot_sic(
     curves: Curves,
-    n_background: Mapping[str, int] | int,
+    n_background: Mapping[str, float] | float,
     *,
     scores: Scores | None = None,
     n_bootstrap: int = 100,

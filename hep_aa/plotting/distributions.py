@@ -82,6 +82,7 @@ def plot_score_distributions(
     xlabel: str = "Anomaly score",
     log: bool = True,
     title: str | None = None,
+    weights: Mapping[str, np.ndarray] | None = None,
 ) -> list[Any]:
     """Unit-area step histograms (probability densities) of the score of each class.
 
@@ -95,12 +96,18 @@ def plot_score_distributions(
         include the under- and overflow.
     log : bool
         Log y axis.
+    weights : mapping of label to ndarray, optional
+        Per-event weights of the classes (negative allowed): the histograms are filled with a
+        ``hist`` Weight storage, normalised to the class's total weight Σw, and carry error
+        bars √(Σw²) per bin (for the filled class an extra errorbar container on ``ax``); the
+        legend gives n and Σw. Classes missing from the mapping have unit weights.
 
     Returns
     -------
     list of mplhep artists
-        One per class. The y axis is the density 1/N dN/ds (dN/d log10 s for log bins), so a
-        class's histogram has unit area whatever the bin widths.
+        One per class. The y axis is the density 1/N dN/ds (1/Σw dW/ds with weights;
+        dN/d log10 s for log bins), so a class's histogram has unit area whatever the bin
+        widths.
     """
     ax = new_axes(ax)
     allv = np.concatenate([np.asarray(v, dtype=np.float64).ravel() for v in scores.values()])
@@ -112,34 +119,57 @@ def plot_score_distributions(
     names = list(scores)
     filled_name = next((k for k in names if k.startswith("background")), names[0] if names else None)
     colours = iter(palette(len(names) - 1, avoid_grey=True))
+    import hist
+
     for name, values in scores.items():
         v = np.asarray(values, dtype=np.float64).ravel()
+        w_in = None if weights is None else weights.get(name)
+        w = np.ones(v.size) if w_in is None else np.asarray(w_in, dtype=np.float64).ravel()
+        if w.shape != v.shape:
+            raise ValueError(f"weights of {name!r} have shape {w.shape}, scores {v.shape}")
         if binning == "log":
             x_edges = np.log10(edges)
-            counts, _ = np.histogram(np.log10(v[v > 0]), x_edges)
+            x, wx = np.log10(v[v > 0]), w[v > 0]
         else:
             x_edges = edges
-            counts, _ = np.histogram(np.clip(v, edges[0], edges[-1]), edges)
-        density = counts / max(v.size, 1) / np.diff(x_edges)
+            x, wx = np.clip(v, edges[0], edges[-1]), w
+        h = hist.Hist(hist.axis.Variable(x_edges), storage=hist.storage.Weight())
+        h.fill(x, weight=wx)
+        # the clipped extremes sit on the outer edges; fold the flow bins back in (as np.histogram)
+        sums, variances = h.values(flow=True), h.variances(flow=True)
+        for arr in (sums, variances):
+            arr[1] += arr[0]
+            arr[-2] += arr[-1]
+        sums, variances = sums[1:-1], variances[1:-1]
+        total = float(w.sum()) if w_in is not None else float(v.size)
+        scale = 1.0 / (total if total > 0 else 1.0) / np.diff(x_edges)
+        density = sums * scale
         filled = name == filled_name
+        label = f"{name} (n={v.size})" if w_in is None else f"{name} (n={v.size}, Σw={total:.4g})"
         artists.append(
             hep.histplot(
                 density,
                 edges,
+                yerr=np.sqrt(variances) * scale if w_in is not None else False,
                 histtype="fill" if filled else "step",
                 alpha=0.45 if filled else 1.0,
                 linewidth=2,
                 color="0.65" if filled else next(colours),
-                label=f"{name} (n={v.size})",
-                yerr=False,
+                label=label,
                 ax=ax,
             )
         )
+        if filled and w_in is not None:  # a filled histogram shows no yerr: draw the bars beside it
+            centres = np.sqrt(edges[1:] * edges[:-1]) if binning == "log" else 0.5 * (edges[1:] + edges[:-1])
+            ax.errorbar(
+                centres, density, yerr=np.sqrt(variances) * scale, fmt="none", ecolor="0.45", elinewidth=1.2
+            )
+    norm, count = (r"1/\Sigma w", "dW") if weights is not None else ("1/N", "dN")
     if binning == "log":
         ax.set_xscale("log")
-        ax.set_ylabel(r"$1/N\;dN/d\log_{10}s$")
+        ax.set_ylabel(rf"${norm}\;{count}/d\log_{{10}}s$")
     else:
-        ax.set_ylabel(r"$1/N\;dN/ds$")
+        ax.set_ylabel(rf"${norm}\;{count}/ds$")
     ax.set_xlim(edges[0], edges[-1])
     ax.set_xlabel(xlabel + " $s$")
     if log:

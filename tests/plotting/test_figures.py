@@ -271,3 +271,98 @@ def test_cutflow_plot() -> None:
         "finite features",
     ]
     assert any("50.0%" in t.get_text() for t in ax.texts)
+
+
+# --- weighted events (negative weights allowed) ------------------------------------------------
+
+
+def _weighted_scores(seed: int = 4) -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng(seed)
+    b, s = rng.normal(size=4000), rng.normal(1.5, 1, 1500)
+    wb = rng.exponential(1.0, b.size) * np.where(rng.random(b.size) < 0.1, -1.0, 1.0)
+    ws = rng.exponential(1.0, s.size) * np.where(rng.random(s.size) < 0.1, -1.0, 1.0)
+    return b, s, wb, ws
+
+
+def test_weighted_score_histograms_use_sum_of_weights_and_its_errors() -> None:
+    b, s, wb, ws = _weighted_scores()
+    _fig, ax = plt.subplots()
+    arts = plot_score_distributions(
+        {"background": b, "sig": s}, weights={"background": wb, "sig": ws}, ax=ax, bins=20, log=False
+    )
+    assert ax.get_ylabel() == r"$1/\Sigma w\;dW/ds$"
+    assert _legend_texts(ax) == [
+        f"background (n=4000, Σw={wb.sum():.4g})",
+        f"sig (n=1500, Σw={ws.sum():.4g})",
+    ]
+    # the filled background draws its error bars beside the histogram, the signal step with it
+    bars = [c.lines[2][0] for c in ax.containers if c.lines[2] and len(c.lines[2][0].get_segments())]
+    assert len(bars) == 2
+    assert bars[1] is arts[1][0].errorbar.lines[2][0]
+    for art, bar, v, w in ((arts[0][0], bars[0], b, wb), (arts[1][0], bars[1], s, ws)):
+        data = art.stairs.get_data()
+        edges = data.edges
+        x = np.clip(v, edges[0], edges[-1])
+        sumw, _ = np.histogram(x, edges, weights=w)
+        sumw2, _ = np.histogram(x, edges, weights=w * w)
+        scale = 1.0 / w.sum() / np.diff(edges)
+        np.testing.assert_allclose(data.values, sumw * scale, rtol=1e-12)
+        assert np.sum(data.values * np.diff(edges)) == pytest.approx(1.0)  # unit area in Σw
+        # error bars: sqrt(sum of squared weights) per bin
+        segments = bar.get_segments()
+        half = np.array([(seg[1][1] - seg[0][1]) / 2 for seg in segments])
+        np.testing.assert_allclose(half, np.sqrt(sumw2) * scale, rtol=1e-9)
+
+
+def test_weighted_roc_and_sic_curves(tmp_path: Path) -> None:
+    from hep_aa.metrics import effective_count
+    from hep_aa.plotting.curves import EFF_GRID, efficiency_grid
+
+    b, s, wb, ws = _weighted_scores()
+    eps_s, eps_b, _ = roc_curve(b, s, background_weights=wb, signal_weights=ws)
+    n_eff = effective_count(wb)
+    assert n_eff < b.size
+    _fig, ax = plt.subplots()
+    plot_roc(
+        {"w": [(eps_s, eps_b)]},
+        n_background={"w": n_eff},
+        scores={"w": (b, s, wb, ws)},
+        n_bootstrap=30,
+        ax=ax,
+        weighted=True,
+    )
+    line = next(ln for ln in ax.lines if ln.get_linestyle() == "-" and len(ln.get_xdata()) == len(EFF_GRID))
+    expected = 1.0 / np.maximum(efficiency_grid(eps_s, eps_b), 1.0 / n_eff)
+    shown = line.get_ydata()
+    ok = np.isfinite(shown)
+    np.testing.assert_allclose(shown[ok], expected[ok])
+    assert any("effective" in t.get_text() for t in ax.texts)
+    # the weighted curve differs from the unweighted one
+    eps_s0, eps_b0, _ = roc_curve(b, s)
+    assert not np.allclose(efficiency_grid(eps_s0, eps_b0), efficiency_grid(eps_s, eps_b))
+    # bootstrap band with weights brackets the weighted curve
+    lo, hi = bootstrap_band(b, s, "roc", background_weights=wb, signal_weights=ws, n_bootstrap=40, seed=2)
+    mid = (EFF_GRID > 0.2) & (EFF_GRID < 0.9)
+    assert np.all(lo[mid] <= expected[mid] * 1.05)
+    assert np.all(hi[mid] >= expected[mid] / 1.05)
+    # SIC: points with fewer than 25 effective background events are dropped
+    _fig, ax = plt.subplots()
+    plot_sic({"w": [(eps_s, eps_b)]}, {"w": n_eff}, ax=ax)
+    sic_line = ax.lines[0]
+    grid_eb = efficiency_grid(eps_s, eps_b)
+    shown = np.asarray(sic_line.get_ydata())
+    reliable = grid_eb * n_eff >= 25 - 1e-9
+    assert np.all(np.isnan(shown[~reliable]))
+    np.testing.assert_allclose(shown[reliable], EFF_GRID[reliable] / np.sqrt(grid_eb[reliable]))
+
+
+def test_efficiency_grid_with_a_non_monotonic_signal_efficiency() -> None:
+    from hep_aa.plotting.curves import efficiency_grid
+
+    # eps_S dips (negative signal weight): the grid takes eps_B where eps_S is first reached
+    eps_s = np.array([0.0, 0.5, 0.3, 0.6, 1.0])
+    eps_b = np.array([0.0, 0.1, 0.2, 0.3, 1.0])
+    got = efficiency_grid(eps_s, eps_b, np.array([0.25, 0.5, 0.55, 0.8]))
+    np.testing.assert_allclose(got[[0, 3]], [0.05, 0.3 + 0.7 * 0.5])
+    assert 0.1 <= got[1] <= 0.2
+    assert got[2] == pytest.approx(0.2 + 0.1 * 0.5)
