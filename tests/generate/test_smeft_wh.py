@@ -355,3 +355,20 @@ def test_zh_photon_parameters_enter_and_mw_parameters_do_not() -> None:
         direct,
         rtol=1e-10,
     )
+
+
+def test_custodial_limit_relates_the_zh_and_wh_boson_couplings() -> None:
+    """With g' → 0 (m_W = m_Z, Γ_W = Γ_Z, V_ud = 1) c_ww = c_zz, c_w□ = c_z□, the photon decouples and
+    the u_L ū → Z(ℓ_L) h amplitude is −1/2 (= 2 g_L^u g_L^ℓ) of u d̄ → W⁺(ℓν) h, parameter by parameter."""
+    ew = ElectroweakInputs(m_w=EW.m_z, gamma_w=EW.gamma_z, ckm=((1.0, 0.0, 0.0), (0.0, 1.0, 0.0)))
+    assert ew.g_prime == 0.0
+    rng = np.random.default_rng(4)
+    p_q, p_qbar, p_lm, p_lp, _ = _kinematics(
+        900.0, EW.m_z, rng.uniform(-1, 1, 10), rng.uniform(-1, 1, 10), rng.uniform(0, 6, 10)
+    )
+    st = smeft._zh_structures(p_q, p_qbar, p_lm, p_lp, np.full(10, 2), ew)
+    z = smeft._parameter_amplitudes(st, smeft._ZH_STRUCTURES, ew)
+    st = smeft._wh_structures(p_q, p_qbar, p_lm, p_lp, np.ones(10), ew)
+    w = smeft._parameter_amplitudes(st, smeft._WH_STRUCTURES, ew)
+    for p in ("sm", "dcz", "czz", "czbox"):
+        np.testing.assert_allclose(z[p][0], -0.5 * w[p][0], rtol=1e-10, err_msg=p)
