@@ -81,6 +81,10 @@ Size of the Higgs-basis vertex shift (narrow Z, no s-channel width): for u ū �
 vertex shift it would be x = c (ŝ − m_Z²)/(g_L m_Z²). The vertex shift therefore raises the
 linear term by the factor ŝ/(ŝ − m_Z²): +15 % at √ŝ = 250 GeV, +10 % at 300 GeV, +4.7 % at
 430 GeV, +2.4 % at 600 GeV, +0.6 % at 1.2 TeV (the same holds for Wh with m_W).
+Over the √s = 13 TeV Pythia hard-process spectrum (:func:`hep_aa.generate.vh.parton_sample`,
+20 000 events, seed 1) the vertex shift is this share of the whole linear term of any ``dgzh_*``:
+Zh 13.7 % for p_T(Z) < 50 GeV, 10 % at 50–100, 5.7 % at 100–200, 2.2 % at 200–400, 0.6 % above
+400 GeV, 7.5 % inclusive; Wh (δg^{Wq}) 11.6 %, 8.3 %, 4.5 %, 1.7 %, 0.5 %, 6.2 % inclusive.
 
 ``|M|²`` is averaged over initial spins (1/4) and colours (1/3).
 """
