@@ -372,3 +372,36 @@ def test_custodial_limit_relates_the_zh_and_wh_boson_couplings() -> None:
     w = smeft._parameter_amplitudes(st, smeft._WH_STRUCTURES, ew)
     for p in ("sm", "dcz", "czz", "czbox"):
         np.testing.assert_allclose(z[p][0], -0.5 * w[p][0], rtol=1e-10, err_msg=p)
+
+
+def _zh_point_amplitudes(point: dict[str, float], quark: int, sqrt_s: float) -> np.ndarray:
+    """Zh helicity amplitudes at ``point`` (order: (q_L, ℓ_L), (q_L, ℓ_R), (q_R, ℓ_L), (q_R, ℓ_R))."""
+    p_q, p_qbar, p_lm, p_lp, _ = _kinematics(sqrt_s, EW.m_z, [0.3], [-0.4], [0.7])
+    st = smeft._zh_structures(p_q, p_qbar, p_lm, p_lp, np.array([quark]), EW)
+    amps = smeft._parameter_amplitudes(st, smeft._ZH_STRUCTURES, EW)
+    return np.array([sum(c * amps[p][i][0] for p, c in point.items()) for i in range(4)])
+
+
+def test_zh_tensor_couplings_of_pure_w3_and_b_operators() -> None:
+    """(H†H) W^a W^a gives h W³W³ = h (c Z + s A)² only: (c_zz, c_zγ, c_γγ) ∝ (c⁴, c², 1) with c_w□ = c_γ□ = 0;
+    (H†H) B B gives (s²c², −c², c²/s²). At ŝ ≫ m_Z² the quark line then couples through W³ (∝ T3: no
+    right-handed quark, u_L = −d_L) or B (∝ Y: u_R = −2 d_R, u_L = d_L) only — which fixes the relative
+    signs of the c_zz, c_zγ, c_γγ vertices and of the photon and Z couplings."""
+    c2, s2 = EW.cw2, EW.sw2
+    o_hw = {"czz": c2**2, "czgamma": c2, "cgamgam": 1.0}
+    o_hb = {"czz": s2 * c2, "czgamma": -c2, "cgamgam": c2 / s2}
+    for point in (o_hw, o_hb):
+        dep = higgs_basis_couplings(point, EW)
+        assert dep["cwbox"] == pytest.approx(0.0, abs=1e-12)
+        assert dep["cgambox"] == pytest.approx(0.0, abs=1e-12)
+    sqrt_s = 1.0e5
+    u, d = _zh_point_amplitudes(o_hw, 2, sqrt_s), _zh_point_amplitudes(o_hw, 1, sqrt_s)
+    for amps in (u, d):
+        assert np.all(np.abs(amps[2:]) < 1e-5 * np.abs(amps[:2]))  # no W³ coupling of q_R
+    np.testing.assert_allclose(u[:2] / d[:2], -1.0, rtol=1e-5)
+    u, d = _zh_point_amplitudes(o_hb, 2, sqrt_s), _zh_point_amplitudes(o_hb, 1, sqrt_s)
+    np.testing.assert_allclose(u[:2] / d[:2], 1.0, rtol=1e-5)
+    np.testing.assert_allclose(u[2:] / d[2:], -2.0, rtol=1e-5)
+    # a flipped c_zγ sign would let right-handed quarks couple to W³
+    flipped = _zh_point_amplitudes({**o_hw, "czgamma": -c2}, 2, sqrt_s)
+    assert np.all(np.abs(flipped[2:]) > 0.1 * np.abs(flipped[:2]))
