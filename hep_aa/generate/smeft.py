@@ -68,7 +68,7 @@ helicity amplitude is (overall phase dropped) ::
     M_ab = (1/v) { 2 g_Z² m_Z² G_q G_ℓ [A' J_q·J_ℓ + c_zz (2/v²) X] / (D_P D_k)
                    + 2 g_Z² (δg_q g_ℓ / D_k + g_q δg_ℓ / D_P) J_q·J_ℓ
                    + e g_Z c_γ□ g g' (Q_q g_ℓ / D_k + g_q Q_ℓ / D_P) J_q·J_ℓ
-                   + e² g_Z c_zγ (Q_q g_ℓ / (P² D_k) + g_q Q_ℓ / (D_P k²)) X
+                   + e² g_Z² c_zγ (Q_q g_ℓ / (P² D_k) + g_q Q_ℓ / (D_P k²)) X
                    + e⁴ c_γγ Q_q Q_ℓ X / (P² k²) }
 
 (A' = A without the c_zz term, everything expanded to linear order) and the Wh amplitude ::
