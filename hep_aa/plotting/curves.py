@@ -203,7 +203,11 @@ def _band_legend(info: dict[str, Any], kind: str) -> tuple[list[Any], list[str]]
         labels.append("68% bootstrap band (test statistics)")
     if info["limited"]:
         handles.append(Line2D([], [], color="grey", linestyle=":", linewidth=2))
-        labels.append(r"no background passes: $1/\varepsilon_B > N_B$")
+        labels.append(
+            r"beyond the test statistics: $1/\varepsilon_B > N_B^\mathrm{eff}$"
+            if info.get("weighted")
+            else r"no background passes: $1/\varepsilon_B > N_B$"
+        )
     return handles, labels
 
 
@@ -282,6 +286,7 @@ def plot_roc(
     ax.set_xlim(0, 1)
     ax.set_xlabel(info_d.signal_efficiency_label)
     ax.set_ylabel(info_d.rejection_label)
+    info["weighted"] = weighted
     extra_h, extra_l = _band_legend(info, "roc")
     legend(ax, handles=handles + extra_h, labels=labels + extra_l, title=title)
     return artists
@@ -304,6 +309,19 @@ def plot_sic(
     """
     ax = new_axes(ax)
     artists, handles, labels, info = _plot_curves(curves, "sic", n_background, ax, scores, n_bootstrap)
+    if handles and all(np.count_nonzero(np.isfinite(h.get_ydata())) < 2 for h in handles):
+        # no line to draw (at most one reliable point): say why instead of leaving a blank frame
+        ax.text(
+            0.5,
+            0.5,
+            f"fewer than {min_background_count(0.2):.0f} background events pass\nat every signal "
+            "efficiency: SIC not measurable\nwith this test sample",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize=13,
+            color="grey",
+        )
     (line,) = ax.plot(EFF_GRID, np.sqrt(EFF_GRID), "k:", linewidth=1.5)
     artists.append(line)
     handles.append(line)

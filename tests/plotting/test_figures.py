@@ -337,6 +337,7 @@ def test_weighted_roc_and_sic_curves(tmp_path: Path) -> None:
     ok = np.isfinite(shown)
     np.testing.assert_allclose(shown[ok], expected[ok])
     assert any("effective" in t.get_text() for t in ax.texts)
+    assert any("beyond the test statistics" in t for t in _legend_texts(ax))  # weighted wording
     # the weighted curve differs from the unweighted one
     eps_s0, eps_b0, _ = roc_curve(b, s)
     assert not np.allclose(efficiency_grid(eps_s0, eps_b0), efficiency_grid(eps_s, eps_b))
@@ -366,3 +367,15 @@ def test_efficiency_grid_with_a_non_monotonic_signal_efficiency() -> None:
     np.testing.assert_allclose(got[[0, 3]], [0.05, 0.3 + 0.7 * 0.5])
     assert 0.1 <= got[1] <= 0.2
     assert got[2] == pytest.approx(0.2 + 0.1 * 0.5)
+
+
+def test_sic_says_why_it_is_empty() -> None:
+    # perfectly separated: fewer than 25 background events pass wherever eps_S < 1
+    b, s = np.linspace(0, 1, 200), np.linspace(2, 3, 100)
+    _fig, ax = plt.subplots()
+    plot_sic({"A": [roc_curve(b, s)[:2]]}, 200, ax=ax)
+    assert any("SIC not measurable" in t.get_text() for t in ax.texts)
+    _fig, ax = plt.subplots()
+    rng = np.random.default_rng(0)
+    plot_sic({"A": [roc_curve(rng.normal(size=2000), rng.normal(1, 1, 500))[:2]]}, 2000, ax=ax)
+    assert not any("SIC not measurable" in t.get_text() for t in ax.texts)
