@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -149,3 +150,24 @@ def test_saved_weights_layout_unchanged(make) -> None:  # type: ignore[no-untype
         ],
     }[type(model)]
     assert [(k, tuple(v.shape)) for k, v in model.state_dict().items()] == expected
+
+
+def test_saved_bernoulli_model_scores_as_with_sigmoid_then_bce(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # a model folder written before the logits loss holds the same weights: its scores (the
+    # reconstruction term, z = μ) agree with the old sigmoid-then-BCE formula to float32 rounding
+    from hep_aa.detector import AnomalyAwareVAE, load_detector
+
+    x = torch.rand(300, 16, generator=torch.Generator().manual_seed(0)).numpy()
+    det = AnomalyAwareVAE(
+        hidden=(8,), latent_dim=2, decoder="bernoulli", scaler="none", epochs=2, device="cpu"
+    ).fit(x)
+    det.save(tmp_path / "model")
+    loaded = load_detector(tmp_path / "model")
+    scores = loaded.decision_function(x)
+    with torch.no_grad():
+        xt = torch.from_numpy(x)
+        mu, _ = loaded.module_.encode(xt)
+        probs = torch.sigmoid(loaded.module_.decode_logits(mu))
+        old = torch.nn.functional.binary_cross_entropy(probs, xt, reduction="none").sum(1).numpy()
+    np.testing.assert_allclose(scores, old, rtol=2e-6)
+    np.testing.assert_array_equal(scores, det.decision_function(x))
