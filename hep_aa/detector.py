@@ -32,8 +32,11 @@ ceiling on the known anomaly) and :class:`IsolationForestDetector`.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -72,6 +75,7 @@ __all__ = [
     "SyntheticAnomalyClassifier",
     "load_detector",
     "make_detector",
+    "shared_stage1",
 ]
 
 log = logging.getLogger(__name__)
@@ -446,6 +450,55 @@ class _TorchDetector(_Detector):
         self.module_ = module.to(self._device()).eval()
 
 
+#: Stage-1 results shared by the VAE detectors fitted inside :func:`shared_stage1` (None: off).
+_STAGE1_CACHE: dict[str, tuple[dict[str, torch.Tensor], dict[str, Any], torch.Tensor]] | None = None
+
+#: Hyperparameters that determine stage 1 (background pretraining) of the VAE detectors.
+_STAGE1_PARAMS = (
+    "hidden",
+    "latent_dim",
+    "beta",
+    "decoder",
+    "architecture",
+    "scaler",
+    "batch_size",
+    "learning_rate",
+    "epochs",
+    "patience",
+    "validation_fraction",
+    "mixed_precision",
+    "seed",
+)
+
+
+def _stage1_key(det: Any, device: torch.device, *arrays: np.ndarray | None) -> str:
+    """Fingerprint of a stage-1 fit: its hyperparameters, device, torch threads and data."""
+    import hashlib
+
+    h = hashlib.sha256()
+    h.update(repr([(p, getattr(det, p)) for p in _STAGE1_PARAMS]).encode())
+    h.update(f"{device}|{torch.get_num_threads()}|{det.n_features_in_}".encode())
+    for a in arrays:
+        h.update(b"none" if a is None else np.ascontiguousarray(a).tobytes() + str(a.shape).encode())
+    return h.hexdigest()
+
+
+@contextlib.contextmanager
+def shared_stage1() -> Iterator[None]:
+    """Within this context the VAE detectors (``vae``, ``vae-matched``, ``aa-vae``,
+    ``aa-vae-synth``) fitted with the same stage-1 hyperparameters, seed and data pretrain once:
+    the later fits start from a copy of the first one's stage-1 state (weights, history and
+    random-generator state), so every model is bit-identical to a fit of its own.
+    ``hep-aa train`` uses it when one call trains several methods."""
+    global _STAGE1_CACHE
+    outer = _STAGE1_CACHE
+    _STAGE1_CACHE = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _STAGE1_CACHE = outer
+
+
 class AnomalyAwareVAE(_TorchDetector):
     """Variational autoencoder with Anomaly Awareness fine-tuning (arXiv:2504.11520).
 
@@ -581,21 +634,34 @@ class AnomalyAwareVAE(_TorchDetector):
         self._fit_weights_tv = (w_tr, w_val)  # for the fine-tune of this fit
         self._generator = torch.Generator().manual_seed(self.seed)
         self.module_ = self._init_module().to(device)
-        self.history_ = {
-            "pretrain": pretrain(
-                self.module_,  # type: ignore[arg-type]
-                self._tensor(train, device),
-                self._tensor(val, device),
-                epochs=self.epochs,
-                batch_size=self.batch_size,
-                learning_rate=self.learning_rate,
-                patience=self.patience,
-                generator=self._generator,
-                mixed_precision=self.mixed_precision,
-                weights=None if w_tr is None else self._tensor(w_tr, device),
-                val_weights=None if w_val is None else self._tensor(w_val, device),
-            )
-        }
+        key = _stage1_key(self, device, train, val, w_tr, w_val) if _STAGE1_CACHE is not None else None
+        if key is not None and key in _STAGE1_CACHE:  # type: ignore[operator]
+            state, history, generator_state = _STAGE1_CACHE[key]  # type: ignore[index]
+            self.module_.load_state_dict(state)
+            self._generator.set_state(generator_state.clone())
+            self.history_ = {"pretrain": copy.deepcopy(history)}
+        else:
+            self.history_ = {
+                "pretrain": pretrain(
+                    self.module_,  # type: ignore[arg-type]
+                    self._tensor(train, device),
+                    self._tensor(val, device),
+                    epochs=self.epochs,
+                    batch_size=self.batch_size,
+                    learning_rate=self.learning_rate,
+                    patience=self.patience,
+                    generator=self._generator,
+                    mixed_precision=self.mixed_precision,
+                    weights=None if w_tr is None else self._tensor(w_tr, device),
+                    val_weights=None if w_val is None else self._tensor(w_val, device),
+                )
+            }
+            if key is not None:
+                _STAGE1_CACHE[key] = (  # type: ignore[index]
+                    {k: v.detach().clone() for k, v in self.module_.state_dict().items()},
+                    copy.deepcopy(self.history_["pretrain"]),
+                    self._generator.get_state(),
+                )
         if self._fine_tunes and len(x_anom):
             self._finetune(train, val, self.scaler_.transform(x_anom))
         else:
