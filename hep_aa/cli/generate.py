@@ -17,7 +17,7 @@ def _detector_option(help_text: str):  # type: ignore[no-untyped-def]
 
 @click.group("generate")
 def generate() -> None:
-    """Generate events with Pythia 8 (LHCO-like dijets, SMEFT Zh)."""
+    """Generate events with Pythia 8 (LHCO-like dijets, SMEFT Zh and Wh)."""
 
 
 @generate.command("lhco")
@@ -135,16 +135,38 @@ def merge_lhco(inputs: tuple[str, ...], chunk_size: int, output: str) -> None:
 @click.option("--n-events", required=True, type=click.IntRange(min=1), help="Events written.")
 @click.option("--seed", required=True, type=click.IntRange(0, 899_999_999))
 @click.option(
+    "--process",
+    default="zh",
+    show_default=True,
+    type=click.Choice(["zh", "wh"]),
+    help="q qbar -> Z(ee/mumu) h or q qbar' -> W(enu/munu) h, h -> bb.",
+)
+@click.option(
     "--point",
     "points",
     multiple=True,
-    help="Named SMEFT point NAME=c1,...,c7 (order: dcz czz czbox dgzh_uL dgzh_uR dgzh_dL dgzh_dR) or NAME=param:value,...; its weight is stored as SMEFTweight_NAME (repeatable).",
+    help="SMEFT point: a benchmark name (contact_uL, contact_dR, czbox, czz, zpole_uLdL, zpole_dR), "
+    "NAME=param:value,... (Higgs-basis parameters dcz czz czbox dgzh_uL dgzh_uR dgzh_dL dgzh_dR czgamma "
+    "cgamgam dm dgz_eL dgz_eR dgw_lL) or NAME=c1,c2,... in that order; its weight is stored as "
+    "SMEFTweight_NAME (repeatable).",
 )
 @click.option(
     "--unweight",
     "unweight_to",
-    help="Name of a --point: write an unweighted sample at that point (accept-reject).",
+    help="Name of a --point: write an unweighted sample at that point (partial accept-reject; "
+    "rare events above w_max keep genWeight > 1, so the sample is exact).",
 )
+@click.option(
+    "--pthat-min",
+    type=click.FloatRange(min=0.0),
+    help="Generator slice pT_hat > PTHAT_MIN [GeV] (pT of the hard-process V): e.g. 150 for the boosted region.",
+)
+@click.option(
+    "--bias-pow",
+    type=click.FloatRange(min=0.0, min_open=True, max=8.0),
+    help="Phase-space bias (pT_hat/BIAS_REF)^BIAS_POW; the exact compensating weight is written to genWeight (mean 1).",
+)
+@click.option("--bias-ref", default=100.0, show_default=True, type=click.FloatRange(min=0.0, min_open=True))
 @_detector_option("Delphes-CMS-card-like reconstruction or none (truth leptons, ghost-b-tagged jets).")
 @click.option(
     "-o",
@@ -154,15 +176,40 @@ def merge_lhco(inputs: tuple[str, ...], chunk_size: int, output: str) -> None:
     help="Output ROOT file (NanoAOD-like TTree Events).",
 )
 def vh(
-    n_events: int, seed: int, points: tuple[str, ...], unweight_to: str | None, detector: str, output: str
+    n_events: int,
+    seed: int,
+    process: str,
+    points: tuple[str, ...],
+    unweight_to: str | None,
+    pthat_min: float | None,
+    bias_pow: float | None,
+    bias_ref: float,
+    detector: str,
+    output: str,
 ) -> None:
-    """q qbar -> Z(ee/mumu) h(bb) with per-event SMEFT weight components."""
+    """Higgs-strahlung, Z(ll) h or W(lnu) h with h -> bb, with per-event SMEFT weight components."""
     from hep_aa.generate.vh import generate_vh, parse_point
 
     named = dict(parse_point(p) for p in points)
-    with progress_bar("generating Zh", n_events) as update:
+    boson = "Zh" if process == "zh" else "Wh"
+    with progress_bar(f"generating {boson}", n_events) as update:
         result = generate_vh(
-            output, n_events, seed, points=named, unweight_to=unweight_to, detector=detector, progress=update
+            output,
+            n_events,
+            seed,
+            points=named,
+            unweight_to=unweight_to,
+            detector=detector,
+            progress=update,
+            process=process,
+            pthat_min=pthat_min,
+            bias_pow=bias_pow,
+            bias_ref=bias_ref,
         )
     extra = f", unweighted to {unweight_to} (w_max {result.w_max:.3g})" if unweight_to else ""
-    click.echo(f"{output}: {result.n_written} Zh events from {result.n_generated} generated{extra}")
+    if result.n_effective < result.n_written - 0.5:
+        extra += f", weighted: effective {result.n_effective:.0f} events"
+    click.echo(
+        f"{output}: {result.n_written} {boson} events from {result.n_generated} generated{extra} "
+        f"(sigma {result.sigma_pb:.4g} pb)"
+    )

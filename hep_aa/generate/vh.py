@@ -1,4 +1,4 @@
-"""Z h events with Pythia 8 and SMEFT matrix-element reweighting, written as NanoAOD-like ROOT.
+"""Z h and W h events with Pythia 8 and SMEFT matrix-element reweighting, as NanoAOD-like ROOT.
 
 Process: ``HiggsSM:ffbar2HZ`` at √s = 13 TeV, Z → e⁺e⁻ / μ⁺μ⁻, h → b b̄ (m_h = 125 GeV), with
 shower, MPI and hadronisation. For every event the hard-process momenta (incoming q q̄, the
@@ -26,8 +26,25 @@ The output is a TTree ``Events`` (written with uproot ``mktree``, atomically) wi
 ``luminosityBlock``, ``event``, ``genWeight``, ``Electron_*``, ``Muon_*``, ``Jet_*``, ``MET_*``,
 ``GenZ_*``, ``GenH_*`` and the weights, readable with coffea's ``NanoAODSchema``.
 
-An "anomaly" sample at a parameter point is made unweighted by accept–reject on w(c)/w_max
-(w_max from a pilot batch × 1.5; events above it are counted and logged).
+An "anomaly" sample at a parameter point is made by partial unweighting: accept–reject on
+W/w_max with W = Pythia's event weight × w(c) and w_max = 1.5 × the largest W of the first
+batch; the rare accepted events with W > w_max keep ``genWeight`` = W/w_max, so the sample is
+exact (the SMEFT weights of stress-test points have tails far above any pilot maximum: plain
+accept–reject on the true maximum keeps ~10⁻³ of the events, see
+``benchmarks/vh_benchmark_points.py``).
+
+Generation options: ``process="wh"`` (q q̄' → W(eν/μν) h, ``GenW_*`` instead of ``GenZ_*``;
+SMEFT weights once :mod:`hep_aa.generate.smeft` has ``me_components_wh``); ``pthat_min``, a
+generator slice p̂_T > pthat_min (unweighted; p̂_T = p_T of the hard-process V); ``bias_pow``,
+Pythia's phase-space bias (p̂_T/bias_ref)^pow with the exact compensating weight in
+``genWeight`` (normalised to mean 1 over the file). ``genWeight`` is therefore 1 for plain
+samples, ≥ 1 for the rare overflow events of partially unweighted ones, and the bias weight
+for biased SM samples; ``hep-aa features vh`` puts it into the table's ``weight`` column.
+
+Named benchmark points: :data:`BENCHMARK_POINTS` (measured reach in
+``benchmarks/vh_benchmark_points.py`` and BENCHMARKS.md). Higgs-basis couplings c relate to
+Warsaw-like coefficients as c = C v²/Λ²: at Λ = 1 TeV, C = 16.5 c; a unit coefficient
+corresponds to Λ = v/√|c| (δg = 0.03 ↔ 1.4 TeV).
 """
 
 from __future__ import annotations
@@ -44,36 +61,185 @@ import numpy as np
 
 from hep_aa.exceptions import ConfigError
 from hep_aa.features.higgs import boost
+from hep_aa.generate import smeft
 from hep_aa.generate.lhco import ProgressLog, make_pythia
-from hep_aa.generate.smeft import PARAMETERS, me_components, morph
+from hep_aa.generate.smeft import PARAMETERS, ElectroweakInputs, me_components, morph
 from hep_aa.io.artifacts import atomic_path
 
-__all__ = ["VHGenerationResult", "generate_vh", "parse_point", "vh_settings"]
+__all__ = [
+    "BENCHMARK_POINTS",
+    "PROCESSES",
+    "BenchmarkPoint",
+    "VHGenerationResult",
+    "generate_vh",
+    "hard_process",
+    "parse_point",
+    "partial_unweight",
+    "parton_sample",
+    "vh_settings",
+]
+
+PROCESSES = ("zh", "wh")
 
 log = logging.getLogger(__name__)
 
 
-def vh_settings(sqrt_s: float = 13000.0) -> list[str]:
-    """Pythia settings of q q̄ → Z h, Z → ee/μμ, h → b b̄."""
-    return [
-        f"Beams:eCM = {sqrt_s}",
-        "HiggsSM:ffbar2HZ = on",
-        "25:m0 = 125.0",
-        "23:onMode = off",
-        "23:onIfAny = 11 13",
-        "25:onMode = off",
-        "25:onIfMatch = 5 -5",
-    ]
+def vh_settings(
+    sqrt_s: float = 13000.0,
+    *,
+    process: str = "zh",
+    pthat_min: float | None = None,
+    bias_pow: float | None = None,
+    bias_ref: float = 100.0,
+) -> list[str]:
+    """Pythia settings of q q̄ → Z h (Z → ee/μμ) or q q̄' → W h (W → eν/μν), h → b b̄.
+
+    ``pthat_min``: generator cut p̂_T > ``pthat_min`` [GeV] (a phase-space slice; the events stay
+    unweighted, σ of the slice from ``sigmaGen``). ``bias_pow``: Pythia's phase-space bias
+    ``PhaseSpace:bias2Selection``: events are sampled with an extra factor (p̂_T / ``bias_ref``)^pow
+    and carry the exact compensating weight (``bias_ref`` / p̂_T)^pow.
+    """
+    if process not in PROCESSES:
+        raise ConfigError(f"unknown process {process!r}; use {' or '.join(PROCESSES)}")
+    settings = [f"Beams:eCM = {sqrt_s}", "25:m0 = 125.0", "25:onMode = off", "25:onIfMatch = 5 -5"]
+    if process == "zh":
+        settings += ["HiggsSM:ffbar2HZ = on", "23:onMode = off", "23:onIfAny = 11 13"]
+    else:
+        settings += ["HiggsSM:ffbar2HW = on", "24:onMode = off", "24:onIfAny = 11 13"]
+    if pthat_min is not None:
+        if not pthat_min >= 0.0:
+            raise ConfigError(f"pthat_min must be >= 0 GeV, got {pthat_min}")
+        settings.append(f"PhaseSpace:pTHatMin = {pthat_min}")
+    if bias_pow is not None:
+        if not 0.0 < bias_pow <= 8.0 or not bias_ref > 0.0:
+            raise ConfigError(
+                f"bias: power must be in (0, 8] and the reference pT > 0 GeV, got {bias_pow} and {bias_ref}"
+            )
+        settings += [
+            "PhaseSpace:bias2Selection = on",
+            f"PhaseSpace:bias2SelectionPow = {bias_pow}",
+            f"PhaseSpace:bias2SelectionRef = {bias_ref}",
+        ]
+    return settings
+
+
+#: Vacuum expectation value [GeV] (G_F scheme) for the Λ equivalents of the Higgs-basis couplings.
+_V_GEV = float(ElectroweakInputs().v)
+
+
+@dataclass(frozen=True)
+class BenchmarkPoint:
+    """A named SMEFT parameter point (Higgs basis) with its physics context.
+
+    ``parton_auroc`` records the measured best possible SM-vs-point separation (AUROC of the
+    exact likelihood ratio, q q̄ → Z h at 13 TeV, all events / p̂_T > 150 GeV); see
+    ``benchmarks/vh_benchmark_points.py`` for the numbers and how they were measured.
+    """
+
+    name: str
+    point: Mapping[str, float]
+    operator: str
+    bounds: str
+    stress_test: bool
+    parton_auroc: tuple[float, float]
+
+    def wilson_1tev(self) -> dict[str, float]:
+        """Warsaw-like coefficient C = c Λ²/v² at Λ = 1 TeV for each coupling (c = C v²/Λ²)."""
+        return {p: c * (1000.0 / _V_GEV) ** 2 for p, c in self.point.items()}
+
+    def lambda_equivalent_tev(self) -> dict[str, float]:
+        """The new-physics scale Λ/√|C| = v/√|c| [TeV] of a unit-coefficient operator."""
+        return {p: _V_GEV / np.sqrt(abs(c)) / 1000.0 for p, c in self.point.items() if c}
+
+
+_CONTACT_BOUNDS = (
+    "In dimension-six SMEFT the hZqq contact coupling equals the Z-vertex correction "
+    "(δg^{hZq} = δg^{Zq}, LHCHXSWG-INT-2015-001), which LEP/SLD Z-pole data bound at the "
+    "10⁻³ (left-handed) to 10⁻² (δg^{Zd}_R) level; LHC boosted VH measurements alone reach the "
+    "few-10⁻² level."
+)
+
+#: Named benchmark points (``hep-aa generate vh --point NAME``). Stress-test points lie beyond
+#: current global-fit bounds on purpose: they make the anomaly visible to every method.
+BENCHMARK_POINTS: dict[str, BenchmarkPoint] = {
+    b.name: b
+    for b in (
+        BenchmarkPoint(
+            "contact_uL",
+            {"dgzh_uL": -0.03},
+            "hZūu left-handed contact term δg^{hZu}_L (energy-growing interference ∝ ŝ/m_Z²); "
+            "σ(Zh) × 1.4; the u ū amplitude vanishes near √ŝ ≈ 310 GeV and exceeds the SM above 440 GeV",
+            _CONTACT_BOUNDS + " |δg| = 0.03 is about ten times the Z-pole bound: stress-test point.",
+            True,
+            (0.82, 0.91),
+        ),
+        BenchmarkPoint(
+            "contact_dR",
+            {"dgzh_dR": 0.03},
+            "hZd̄d right-handed contact term δg^{hZd}_R (the right-handed down coupling, small "
+            "SM interference)",
+            _CONTACT_BOUNDS + " 0.03 is at or beyond the loosest Z-pole bound: stress-test point.",
+            True,
+            (0.72, 0.86),
+        ),
+        BenchmarkPoint(
+            "czbox",
+            {"czbox": -0.1},
+            "c_z□: momentum-dependent hZZ form factor, flavour-universal and aligned with the SM "
+            "Z couplings (the hZZ form factor A vanishes near √ŝ ≈ 620 GeV); σ(Zh) × 0.8",
+            "c_z□ enters the triple-gauge coupling δg_1z and the Higgs rates; global fits "
+            "constrain it at the few-10⁻² level: stress-test point.",
+            True,
+            (0.61, 0.89),
+        ),
+        BenchmarkPoint(
+            "czz",
+            {"czz": -0.2},
+            "c_zz: the transverse h Z_μν Z^μν structure, which with the dependent c_γ□ "
+            "(q q̄ → γ* → Z h) also grows with energy; σ(Zh) × 0.9",
+            "c_zz enters h → Zγ, γγ, ZZ* and δg_1z; global fits constrain it at the 10⁻¹ level "
+            "or better: stress-test point.",
+            True,
+            (0.69, 0.87),
+        ),
+        BenchmarkPoint(
+            "zpole_uLdL",
+            {"dgzh_uL": 0.001, "dgzh_dL": -0.001},
+            "isospin-odd left-handed contact terms at the size Z-pole data allow (the previous "
+            "default anomaly point)",
+            _CONTACT_BOUNDS + " Within current bounds; invisible at today's luminosities.",
+            False,
+            (0.51, 0.53),
+        ),
+        BenchmarkPoint(
+            "zpole_dR",
+            {"dgzh_dR": 0.001},
+            "right-handed down contact term at the size Z-pole data allow (the previous default "
+            "unseen point)",
+            _CONTACT_BOUNDS + " Within current bounds; invisible at today's luminosities.",
+            False,
+            (0.50, 0.51),
+        ),
+    )
+}
 
 
 def parse_point(text: str) -> tuple[str, dict[str, float]]:
-    """Parse ``NAME=c1,c2,...`` (values in the order of PARAMETERS) or ``NAME=p:c,q:c``."""
+    """Parse a benchmark ``NAME`` (:data:`BENCHMARK_POINTS`), ``NAME=c1,c2,...`` (values in
+    the order of PARAMETERS) or ``NAME=p:c,q:c``."""
     if "=" not in text:
-        raise ConfigError(f"--point {text!r}: expected NAME=c1,c2,... or NAME=param:value,...")
+        if text in BENCHMARK_POINTS:
+            return text, dict(BENCHMARK_POINTS[text].point)
+        raise ConfigError(
+            f"--point {text!r}: not a benchmark point ({', '.join(BENCHMARK_POINTS)}); "
+            "or give NAME=c1,c2,... or NAME=param:value,..."
+        )
     name, values = text.split("=", 1)
     if not name.isidentifier():
         raise ConfigError(f"--point {text!r}: the name {name!r} must be a simple identifier")
     items = [v.strip() for v in values.split(",") if v.strip()]
+    if not items:
+        raise ConfigError(f"--point {text!r}: no values after '='")
     point: dict[str, float] = {}
     try:
         if all(":" in i for i in items):
@@ -92,6 +258,8 @@ def parse_point(text: str) -> tuple[str, dict[str, float]]:
             point = {p: float(v) for p, v in zip(PARAMETERS, items, strict=False)}
     except ValueError:
         raise ConfigError(f"--point {text!r}: values must be numbers") from None
+    if not all(np.isfinite(v) for v in point.values()):
+        raise ConfigError(f"--point {text!r}: values must be finite")
     return name, point
 
 
@@ -104,6 +272,8 @@ class VHGenerationResult:
     sigma_pb: float
     w_max: float | None = None
     n_above_w_max: int = 0
+    #: Kish effective number of events of the written weights, (Σw)²/Σw² (= n_written if unweighted)
+    n_effective: float = 0.0
 
 
 def _four(prt: ak.Array, idx: np.ndarray) -> np.ndarray:
@@ -113,14 +283,20 @@ def _four(prt: ak.Array, idx: np.ndarray) -> np.ndarray:
     return np.column_stack([ak.to_numpy(p.e), ak.to_numpy(p.px), ak.to_numpy(p.py), ak.to_numpy(p.pz)])
 
 
-def hard_process(events: ak.Array) -> dict[str, np.ndarray]:
-    """Consistent hard-process kinematics of ffbar2HZ events from the event record.
+def hard_process(events: ak.Array, process: str = "zh") -> dict[str, np.ndarray]:
+    """Consistent hard-process kinematics of ffbar2HZ / ffbar2HW events from the event record.
 
-    Lines 3 and 4 are the incoming partons, 5 the h and 6 the Z (Pythia's fixed layout for
-    this process). The Z decays late, after the ISR recoil: its leptons
-    (status ±23) are boosted to the rest frame of their mother Z and then with the line-6 Z, which restores
-    exact momentum conservation with lines 3–6.
+    Lines 3 and 4 are the incoming partons, 5 the h and 6 the Z or W (Pythia's fixed layout for
+    these processes). The vector boson decays late, after the ISR recoil: its leptons
+    (status ±23) are boosted to the rest frame of their mother V and then with the line-6 V,
+    which restores exact momentum conservation with lines 3–6.
+
+    Returns ``p_q, p_qbar, quark, antiquark, p_h, p_v`` and, for Z h, ``p_lm, p_lp`` (ℓ⁻, ℓ⁺),
+    for W h ``p_l, p_nu`` (charged lepton, neutrino); ``lepton`` is the charged lepton's PDG id
+    and ``p_z`` (Z h) / ``p_w`` (W h) alias ``p_v``.
     """
+    if process not in PROCESSES:
+        raise ConfigError(f"unknown process {process!r}; use {' or '.join(PROCESSES)}")
     prt = events.prt
     n = len(prt)
     ids = prt.id
@@ -130,28 +306,90 @@ def hard_process(events: ak.Array) -> dict[str, np.ndarray]:
     p_q = np.where(quark_first[:, None], p3, p4)
     p_qbar = np.where(quark_first[:, None], p4, p3)
     quark = np.where(quark_first, id3, id4)
-    p_h, p_z = _four(prt, np.full(n, 5)), _four(prt, np.full(n, 6))
+    antiquark = np.where(quark_first, id4, id3)
+    p_h, p_v = _four(prt, np.full(n, 5)), _four(prt, np.full(n, 6))
     local = ak.local_index(ids)
-    is_lep = ((abs(ids) == 11) | (abs(ids) == 13)) & (abs(prt.status) == 23)  # 23 when no FSR followed
-    lm_idx = ak.to_numpy(ak.firsts(local[is_lep & (ids > 0)]))
-    lp_idx = ak.to_numpy(ak.firsts(local[is_lep & (ids < 0)]))
-    mother = ak.to_numpy(ak.firsts(prt.mother1[local == lm_idx[:, None]]))
-    z_final = _four(prt, mother)
-    lepton_id = ak.to_numpy(ak.firsts(ids[local == lm_idx[:, None]]))
-    to_rest = -z_final[:, 1:] / z_final[:, :1]
-    to_hard = p_z[:, 1:] / p_z[:, :1]
-    p_lm = boost(boost(_four(prt, lm_idx), to_rest), to_hard)
-    p_lp = boost(boost(_four(prt, lp_idx), to_rest), to_hard)
-    return {
+    hard = abs(prt.status) == 23  # 23 when no FSR followed, -23 when it did
+    charged = ((abs(ids) == 11) | (abs(ids) == 13)) & hard
+    if process == "zh":
+        first = ak.to_numpy(ak.firsts(local[charged & (ids > 0)]))  # ℓ⁻
+        second = ak.to_numpy(ak.firsts(local[charged & (ids < 0)]))  # ℓ⁺
+    else:
+        first = ak.to_numpy(ak.firsts(local[charged]))
+        second = ak.to_numpy(ak.firsts(local[((abs(ids) == 12) | (abs(ids) == 14)) & hard]))
+    mother = ak.to_numpy(ak.firsts(prt.mother1[local == first[:, None]]))
+    v_final = _four(prt, mother)
+    lepton_id = ak.to_numpy(ak.firsts(ids[local == first[:, None]]))
+    to_rest = -v_final[:, 1:] / v_final[:, :1]
+    to_hard = p_v[:, 1:] / p_v[:, :1]
+    p_first = boost(boost(_four(prt, first), to_rest), to_hard)
+    p_second = boost(boost(_four(prt, second), to_rest), to_hard)
+    out = {
         "p_q": p_q,
         "p_qbar": p_qbar,
         "quark": quark,
+        "antiquark": antiquark,
         "p_h": p_h,
-        "p_z": p_z,
-        "p_lm": p_lm,
-        "p_lp": p_lp,
+        "p_v": p_v,
         "lepton": lepton_id,
     }
+    if process == "zh":
+        out.update(p_z=p_v, p_lm=p_first, p_lp=p_second)
+    else:
+        out.update(p_w=p_v, p_l=p_first, p_nu=p_second)
+    return out
+
+
+_HARD_PROCESS_ONLY = (
+    "PartonLevel:ISR = off",
+    "PartonLevel:FSR = off",
+    "PartonLevel:MPI = off",
+    "HadronLevel:all = off",
+)
+
+
+def event_weights(events: ak.Array) -> np.ndarray:
+    """Pythia's per-event weight (``info.weight()``; 1 unless the phase space is biased)."""
+    return ak.to_numpy(events.info.weights[:, 0]).astype(np.float64)
+
+
+def parton_sample(
+    n_events: int,
+    seed: int,
+    *,
+    process: str = "zh",
+    pthat_min: float | None = None,
+    bias_pow: float | None = None,
+    bias_ref: float = 100.0,
+    batch_size: int = 2000,
+    with_smeft: bool = True,
+) -> dict[str, np.ndarray]:
+    """Hard-process events only (no ISR, FSR, MPI or hadronisation; about 10⁴ events/s).
+
+    For parton-level studies of the SMEFT weights: returns :func:`hard_process` arrays plus
+    ``weight`` (Pythia's event weight, exact under the phase-space bias), ``pt_v`` (p_T of
+    the V = p̂_T) and, where the matrix element is available, ``smeft`` — the SMEFT weight
+    components normalised to the SM (``sm`` = 1, ``lin_<p>``, ``quad_<p>_<q>``) for :func:`morph`.
+    """
+    settings = vh_settings(process=process, pthat_min=pthat_min, bias_pow=bias_pow, bias_ref=bias_ref)
+    pythia = make_pythia(
+        [*settings, *_HARD_PROCESS_ONLY],
+        seed,
+    )
+    chunks, weights = [], []
+    done = 0
+    while done < n_events:
+        events = pythia.nextBatch(min(batch_size, n_events - done))
+        chunks.append(hard_process(events, process))
+        weights.append(event_weights(events))
+        done += len(events)
+    out = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+    out["weight"] = np.concatenate(weights)
+    out["pt_v"] = np.hypot(out["p_v"][:, 1], out["p_v"][:, 2])
+    comps = _smeft_components(out, process) if with_smeft else None
+    if comps is not None:
+        out["smeft"] = comps  # type: ignore[assignment]
+    return out
 
 
 def _ptetaphim(p: np.ndarray) -> dict[str, np.ndarray]:
@@ -326,10 +564,38 @@ def _reconstruct_truth(events: ak.Array) -> dict[str, Any]:
     }
 
 
-def _weights(hp: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    comps = me_components(hp["p_q"], hp["p_qbar"], hp["p_lm"], hp["p_lp"], hp["quark"], ew=None)
+def partial_unweight(w: np.ndarray, w_max: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Accept event i with probability min(1, w_i/w_max); accepted events carry max(1, w_i/w_max).
+
+    Exact for any ``w_max`` > 0: E[accepted × weight] = w_i/w_max for every event, so weighted
+    sums over the accepted events estimate those over the input (times 1/w_max); events
+    below ``w_max`` come out unweighted. Returns (accepted mask, weights of all events).
+    """
+    if not w_max > 0:
+        raise ConfigError(f"w_max must be > 0, got {w_max}")
+    w = np.asarray(w, dtype=np.float64)
+    if np.any(w < -1e-9 * np.abs(w).max(initial=0.0)):
+        raise ConfigError("unweighting needs non-negative weights; the point gives |M|² < 0 somewhere")
+    ratio = np.clip(w, 0.0, None) / w_max  # rounding of an exactly vanishing |M|²
+    return rng.random(len(ratio)) < ratio, np.maximum(1.0, ratio)
+
+
+def _me_wh() -> Callable[..., dict[str, np.ndarray]] | None:
+    """The W h matrix element of :mod:`hep_aa.generate.smeft` when this version has one."""
+    return getattr(smeft, "me_components_wh", None)
+
+
+def _smeft_components(hp: Mapping[str, np.ndarray], process: str) -> dict[str, np.ndarray] | None:
+    """SMEFT weight components normalised to the SM (``sm`` = 1); None without a W h ME."""
+    if process == "zh":
+        comps = me_components(hp["p_q"], hp["p_qbar"], hp["p_lm"], hp["p_lp"], hp["quark"], ew=None)
+    else:
+        me_wh = _me_wh()
+        if me_wh is None:
+            return None
+        comps = me_wh(hp["p_q"], hp["p_qbar"], hp["p_l"], hp["p_nu"], hp["quark"], hp["antiquark"], ew=None)
     sm = comps["sm"]
-    return {k: comps[k] / sm for k in comps if k != "sm"}
+    return {"sm": np.ones_like(sm), **{k: comps[k] / sm for k in comps if k != "sm"}}
 
 
 def generate_vh(
@@ -342,8 +608,12 @@ def generate_vh(
     detector: str = "cms",
     batch_size: int = 200,
     progress: Callable[[int], None] | None = None,
+    process: str = "zh",
+    pthat_min: float | None = None,
+    bias_pow: float | None = None,
+    bias_ref: float = 100.0,
 ) -> VHGenerationResult:
-    """Generate ``n_events`` Z h events (SM, or unweighted at the named point ``unweight_to``).
+    """Generate ``n_events`` V h events (SM, or unweighted at the named point ``unweight_to``).
 
     Parameters
     ----------
@@ -355,9 +625,21 @@ def generate_vh(
     points : mapping of name to {parameter: value}
         Named parameter points whose weights are stored as ``SMEFTweight_<name>``.
     unweight_to : str, optional
-        Name in ``points``: accept–reject the SM events to an unweighted sample at that point.
+        Name in ``points``: accept–reject to an unweighted sample at that point, on the product
+        of Pythia's event weight and the SMEFT weight (so it stays exact with ``bias_pow``).
     detector : {"cms", "none"}
         Delphes-CMS-card-like reconstruction or truth (see the module docstring).
+    process : {"zh", "wh"}
+        q q̄ → Z(ℓℓ) h or q q̄' → W(ℓν) h.
+    pthat_min : float, optional
+        Generator cut p̂_T > ``pthat_min`` [GeV]: a phase-space slice (unweighted events; the
+        result's ``sigma_pb`` is the slice's cross-section).
+    bias_pow, bias_ref : float, optional
+        Phase-space bias (p̂_T / ``bias_ref``)^``bias_pow`` (Pythia ``bias2Selection``) that
+        populates the high-p_T(V) tail. Without ``unweight_to`` the events are weighted:
+        ``genWeight`` is Pythia's exact compensating weight, normalised so that the written
+        weights have mean 1 (sum = number of events). With ``unweight_to`` the written sample
+        is unweighted (``genWeight`` = 1).
     """
     import uproot
 
@@ -368,68 +650,127 @@ def generate_vh(
         raise ConfigError(f"unknown detector {detector!r}; use 'cms' or 'none'")
     if unweight_to is not None and unweight_to not in points:
         raise ConfigError(f"unweight point {unweight_to!r} is not among the named points {sorted(points)}")
-    pythia = make_pythia(vh_settings(), seed)
+    settings = vh_settings(process=process, pthat_min=pthat_min, bias_pow=bias_pow, bias_ref=bias_ref)
+    if process == "wh" and points and _me_wh() is None:
+        raise ConfigError(
+            "W h SMEFT points need the W h matrix element (hep_aa.generate.smeft.me_components_wh), "
+            "which this version lacks; generate SM W h events without --point/--unweight"
+        )
+    for name, point in points.items():
+        unknown = set(point) - set(PARAMETERS)
+        if unknown:
+            raise ConfigError(
+                f"point {name!r}: unknown parameter(s) {sorted(unknown)}; use {', '.join(PARAMETERS)}"
+            )
+    weighted = bias_pow is not None and unweight_to is None
+    pythia = make_pythia(settings, seed)
     rng = np.random.default_rng(seed)
     n_written = n_generated = 0
     w_max: float | None = None
     n_above = 0
-    ticker = ProgressLog(f"{Path(path).name}: generating Zh", n_events)
+    boson = "Z" if process == "zh" else "W"
+    ticker = ProgressLog(f"{Path(path).name}: generating {boson}h", n_events)
+    buffered: list[dict[str, Any]] = []
+    sum_w = sum_w2 = 0.0
     with atomic_path(path) as tmp, uproot.recreate(tmp) as fout:
         tree = None
         while n_written < n_events:
             events = pythia.nextBatch(batch_size)
             n_generated += len(events)
-            hp = hard_process(events)
-            weights = _weights(hp)
+            hp = hard_process(events, process)
+            w_event = event_weights(events)
+            comps = _smeft_components(hp, process)
             keep = np.ones(len(events), dtype=bool)
             if unweight_to is not None:
-                w = morph({"sm": np.ones(len(events)), **weights}, points[unweight_to])
+                assert comps is not None
+                w = w_event * morph(comps, points[unweight_to])
                 if w_max is None:
                     w_max = 1.5 * float(w.max())
                 n_above += int((w > w_max).sum())
-                keep = rng.random(len(w)) < w / w_max
+                keep, w_kept = partial_unweight(w, w_max, rng)
             idx = np.flatnonzero(keep)[: n_events - n_written]
             if len(idx) == 0:
                 continue
             ev = events[idx]
             reco = reconstruct(ev, detector, rng, pythia.particleData)
-            gen_z, gen_h = _ptetaphim(hp["p_z"][idx]), _ptetaphim(hp["p_h"][idx])
+            gen_v, gen_h = _ptetaphim(hp["p_v"][idx]), _ptetaphim(hp["p_h"][idx])
             n = len(idx)
+            if weighted:
+                gen_weight = w_event[idx]
+            elif unweight_to is not None:
+                gen_weight = w_kept[idx]
+            else:
+                gen_weight = np.ones(n)
+            sum_w += float(gen_weight.sum())
+            sum_w2 += float((gen_weight**2).sum())
             data: dict[str, Any] = {
                 "run": np.ones(n, np.uint32),
                 "luminosityBlock": np.full(n, seed + 1, np.uint32),
                 "event": (np.arange(n_written, n_written + n) + 1).astype(np.uint64),
-                "genWeight": np.ones(n, np.float32),
+                "genWeight": gen_weight.astype(np.float32),
                 **reco,
-                **{f"GenZ_{k}": v.astype(np.float32) for k, v in gen_z.items()},
+                **{f"Gen{boson}_{k}": v.astype(np.float32) for k, v in gen_v.items()},
                 **{f"GenH_{k}": v.astype(np.float32) for k, v in gen_h.items()},
-                "GenZ_leptonPdgId": np.abs(hp["lepton"][idx]).astype(np.int32),
+                f"Gen{boson}_leptonPdgId": np.abs(hp["lepton"][idx]).astype(np.int32),
                 "Generator_id1": hp["quark"][idx].astype(np.int32),
-                "SMEFT_sm": np.ones(n, np.float64),
-                **{f"SMEFT_{k}": v[idx].astype(np.float64) for k, v in weights.items()},
+                "Generator_id2": hp["antiquark"][idx].astype(np.int32),
             }
-            for name, point in points.items():
-                data[f"SMEFTweight_{name}"] = morph(
-                    {"sm": np.ones(n), **{k: v[idx] for k, v in weights.items()}}, point
-                )
-            if tree is None:
-                tree = fout.mktree(
-                    "Events", {k: (v.type if isinstance(v, ak.Array) else v.dtype) for k, v in data.items()}
-                )
-            tree.extend(data)
+            if process == "wh":
+                data["GenW_charge"] = (-np.sign(hp["lepton"][idx])).astype(np.int32)
+            if comps is not None:
+                data["SMEFT_sm"] = np.ones(n, np.float64)
+                data.update({f"SMEFT_{k}": v[idx].astype(np.float64) for k, v in comps.items() if k != "sm"})
+                for name, point in points.items():
+                    data[f"SMEFTweight_{name}"] = morph({k: v[idx] for k, v in comps.items()}, point)
+            if weighted:
+                buffered.append(data)  # written once the weight normalisation is known
+            else:
+                if tree is None:
+                    tree = _make_tree(fout, data)
+                tree.extend(data)
             n_written += n
             if progress is not None:
                 progress(n_written)
             ticker(n_written)
+        if weighted:
+            scale = n_written / sum_w
+            for data in buffered:
+                data["genWeight"] = (data["genWeight"].astype(np.float64) * scale).astype(np.float32)
+                if tree is None:
+                    tree = _make_tree(fout, data)
+                tree.extend(data)
     sigma = float(pythia.infoPython().sigmaGen()) * 1e9
     if n_above:
-        log.warning(
-            "%s: %d event(s) had w > w_max = %.3g; the unweighted sample is slightly biased there",
+        log.info(
+            "%s: %d event(s) had w > w_max = %.3g and carry genWeight = w/w_max > 1 (effective %.0f of %d)",
             path,
             n_above,
             w_max,
+            sum_w**2 / sum_w2,
+            n_written,
         )
-    log.info("%s: %d events written from %d generated", path, n_written, n_generated)
+    n_eff = sum_w**2 / sum_w2 if sum_w2 > 0 else 0.0
+    log.info(
+        "%s: %d %sh events written from %d generated (effective %.0f)",
+        path,
+        n_written,
+        boson,
+        n_generated,
+        n_eff,
+    )
     return VHGenerationResult(
-        Path(path), n_written, n_generated, n_written / max(n_generated, 1), sigma, w_max, n_above
+        Path(path),
+        n_written,
+        n_generated,
+        n_written / max(n_generated, 1),
+        sigma,
+        w_max,
+        n_above,
+        n_eff,
+    )
+
+
+def _make_tree(fout: Any, data: Mapping[str, Any]) -> Any:
+    return fout.mktree(
+        "Events", {k: (v.type if isinstance(v, ak.Array) else v.dtype) for k, v in data.items()}
     )
