@@ -29,6 +29,7 @@ import numpy as np
 import pytest
 
 from hep_aa.exceptions import DataFormatError
+from hep_aa.features.higgs import hard_process_features
 from hep_aa.io.lhe import load_lhe, read_lhe, write_lhe
 
 #: 20 Higgs-basis points (PARAMETERS of hep_aa.generate.smeft), SMEFTsim-style ids.
@@ -325,6 +326,24 @@ def test_aa_table_unweighted_follows_the_hypothesis(zh_lhe: Path, tmp_path: Path
     m = t.features[:, 4]
     types = t.types.astype(str)
     assert np.median(m[types == "dgzh_uL_0p02"]) > np.median(m[types == "background"])
+    # partial unweighting against the 90 % quantile of |w|: more events, overweight ones keep |w|/w_cap
+    part = tmp_path / "part.parquet"
+    args = ["--known", "dgzh_uL_0p02", "--unweight", "--max-weight-quantile", "0.9", "-o", part]
+    assert _cli("features", "higgs", zh_lhe, *args) == 0
+    p = read_table(part)
+    info = p.metadata["parts"]["dgzh_uL_0p02"]
+    assert info["efficiency"] > 2 * parts["dgzh_uL_0p02"]["efficiency"]
+    assert info["n_overweight"] > 0
+    assert np.all(p.spectators["weight"] >= 1.0)
+    # unbiased: the weighted mean m_Vh of the kept events matches the weighted hypothesis
+    ev = load_lhe(zh_lhe)
+    sel = p.types.astype(str) == "dgzh_uL_0p02"
+    w_all = ev.weights["dgzh_uL_0p02"]
+    m_all = hard_process_features(ev.particles).columns["m_vh"]
+    expected = np.average(m_all, weights=w_all)
+    assert np.average(p.features[sel, 4], weights=p.spectators["weight"][sel]) == pytest.approx(
+        expected, rel=0.1
+    )
 
 
 def test_negative_weights_are_kept(zh_lhe: Path, tmp_path: Path) -> None:
