@@ -401,13 +401,37 @@ def _mass(p: np.ndarray) -> np.ndarray:
     return np.sqrt(np.clip(p[:, 3] ** 2 - (p[:, 0] ** 2 + p[:, 1] ** 2 + p[:, 2] ** 2), 0.0, None))
 
 
+#: events clustered per fastjet call: fastjet keeps every event's ClusterSequence of a call
+#: in memory (≈ 50 kB per LHCO event), so a chunk is clustered in batches of this size
+CLUSTER_BATCH = 1000
+
+
 def jet_features(particles: ak.Array, *, radius: float = 1.0) -> JetFeatures:
     """Cluster and compute every jet feature for a chunk of events (see module docstring).
 
-    One fastjet call clusters the chunk; the two leading jets' constituents are gathered with
-    NumPy index arithmetic and their N-subjettiness computed by compiled per-jet loops, so the
-    cost is linear in the events with no fixed per-call overhead beyond a few NumPy calls."""
+    One fastjet call clusters up to :data:`CLUSTER_BATCH` events; the two leading jets'
+    constituents are gathered with NumPy index arithmetic and their N-subjettiness computed by
+    compiled per-jet loops, so the cost is linear in the events with no fixed per-call
+    overhead beyond a few NumPy calls. Every event is computed on its own: the features do
+    not depend on how events are grouped into chunks."""
     px, py, pz, e, offsets = _flat_momenta(particles)
+    n_events = len(offsets) - 1
+    parts = []
+    for lo in range(0, n_events, CLUSTER_BATCH) if n_events else [0]:
+        off = offsets[lo : min(lo + CLUSTER_BATCH, n_events) + 1]
+        a, b = off[0], off[-1]
+        parts.append(_features_flat(px[a:b], py[a:b], pz[a:b], e[a:b], off - a, radius))
+    if len(parts) == 1:
+        return parts[0]
+    return JetFeatures(
+        {k: np.concatenate([p.columns[k] for p in parts]) for k in parts[0].columns},
+        np.concatenate([p.kept for p in parts]),
+    )
+
+
+def _features_flat(
+    px: np.ndarray, py: np.ndarray, pz: np.ndarray, e: np.ndarray, offsets: np.ndarray, radius: float
+) -> JetFeatures:
     jets, jet_offsets, const_offsets, local = _antikt(px, py, pz, e, offsets, radius)
     jet_pt = np.sqrt(jets[:, 0] ** 2 + jets[:, 1] ** 2)
     pair = _kernels().leading_pair(jet_offsets, jet_pt)

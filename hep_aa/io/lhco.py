@@ -32,6 +32,7 @@ __all__ = [
     "LHCOChunk",
     "LHCOWriter",
     "count_events",
+    "event_range",
     "has_labels",
     "iter_delphes_eflow",
     "iter_lhco",
@@ -95,20 +96,21 @@ def particles_from_block(block: np.ndarray) -> ak.Array:
 
     vector.register_awkward()  # the records are vector Momentum4D
     n, k = block.shape
-    triplets = block[:, : (k // 3) * 3].reshape(n, -1, 3)
-    keep = triplets[:, :, 0] > 0.0
-    counts = keep.sum(axis=1)
-    flat = triplets[keep]
-    zeros = np.zeros(len(flat))
-    return ak.zip(
-        {
-            "pt": ak.unflatten(flat[:, 0], counts),
-            "eta": ak.unflatten(flat[:, 1], counts),
-            "phi": ak.unflatten(flat[:, 2], counts),
-            "mass": ak.unflatten(zeros, counts),
-        },
-        with_name="Momentum4D",
+    m = k // 3
+    keep = block[:, 0 : 3 * m : 3] > 0.0
+    # gather the kept triplets straight from the block (a view of a pandas 2101-column block
+    # would be copied whole by a reshape): row-major, as triplets[keep] would be
+    rows, cols = np.nonzero(keep)
+    cols *= 3
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(keep.sum(axis=1), out=offsets[1:])
+    fields = [block[rows, cols], block[rows, cols + 1], block[rows, cols + 2], np.zeros(len(rows))]
+    content = ak.contents.RecordArray(
+        [ak.contents.NumpyArray(np.asarray(f, dtype=np.float64)) for f in fields],
+        ["pt", "eta", "phi", "mass"],
+        parameters={"__record__": "Momentum4D"},
     )
+    return ak.Array(ak.contents.ListOffsetArray(ak.index.Index64(offsets), content))
 
 
 def _open_values(path: Path) -> Any:
@@ -137,8 +139,14 @@ def _open_values(path: Path) -> Any:
     return handle
 
 
-def _event_range(p: Path, start: int, stop: int | None, n_total: int) -> int:
-    """Checked end of the event range [start, stop) of a file with ``n_total`` events."""
+def event_range(p: Path, start: int, stop: int | None, n_total: int) -> int:
+    """Checked end of the event range [start, stop) of a file ``p`` with ``n_total`` events.
+
+    Raises
+    ------
+    DataFormatError
+        A negative bound, ``stop < start``, or ``start`` beyond the file.
+    """
     if start < 0 or (stop is not None and stop < 0):
         raise DataFormatError(f"{p}: event range [{start}, {stop}) has a negative bound")
     if stop is not None and stop < start:
@@ -275,7 +283,7 @@ def iter_lhco(
         n_total, k = values.shape
         has_label = k == 3 * MAX_PARTICLES + 1
         key = read_masterkey(masterkey, n_total) if masterkey is not None else None
-        stop = _event_range(p, start, stop, n_total)
+        stop = event_range(p, start, stop, n_total)
         for lo in range(start, stop, chunk_size):
             hi = min(lo + chunk_size, stop)
             try:
@@ -292,7 +300,10 @@ def iter_lhco(
                 labels = key[lo:hi]
             else:
                 labels = None
-            yield LHCOChunk(particles_from_block(particles_block), labels, lo)
+            particles = particles_from_block(particles_block)
+            # not held by this suspended generator while the caller works on the chunk
+            del block, particles_block
+            yield LHCOChunk(particles, labels, lo)
 
 
 def read_high_level(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
@@ -492,7 +503,7 @@ def iter_delphes_eflow(
             raise DataFormatError(
                 f"{p}: Delphes tree lacks branch(es) {missing}; it needs the EFlow collections"
             )
-        stop = _event_range(p, start, stop, tree.num_entries)
+        stop = event_range(p, start, stop, tree.num_entries)
         try:
             for lo in range(start, stop, chunk_size):
                 hi = min(lo + chunk_size, stop)
