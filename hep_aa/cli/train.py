@@ -26,6 +26,7 @@ def _pin_threads(threads: int | None) -> int:
 
 
 SEED_FIELD = "{seed}"
+METHOD_FIELD = "{method}"
 
 
 def _seed_list(seed: int | None, seeds: str | None) -> list[int]:
@@ -50,14 +51,25 @@ def _seed_list(seed: int | None, seeds: str | None) -> list[int]:
     return out
 
 
-def _per_seed(template: str, seeds: list[int], option: str) -> dict[int, str]:
-    """``template`` with ``{seed}`` replaced, per seed; several seeds need the field."""
-    if len(seeds) > 1 and SEED_FIELD not in template:
-        raise click.UsageError(
-            f"{option} {template!r} has no {SEED_FIELD} field; with several seeds each seed needs "
-            f"its own path, e.g. 'models/vae_seed{SEED_FIELD}'"
-        )
-    return {s: template.replace(SEED_FIELD, str(s)) for s in seeds}
+def _per_run(template: str, seeds: list[int], methods: list[str], option: str) -> dict[tuple[str, int], str]:
+    """``template`` with ``{seed}`` and ``{method}`` replaced, per (method, seed); several
+    seeds (methods) need the ``{seed}`` (``{method}``) field."""
+    for field, values, example in (
+        (SEED_FIELD, seeds, "vae_seed{seed}"),
+        (METHOD_FIELD, methods, "{method}_seed0"),
+    ):
+        if len(values) > 1 and field not in template:
+            raise click.UsageError(
+                f"{option} {template!r} has no {field} field; with several values each needs "
+                f"its own path, e.g. 'models/{example}'"
+            )
+    return {
+        (m, s): template.replace(SEED_FIELD, str(s)).replace(METHOD_FIELD, m) for m in methods for s in seeds
+    }
+
+
+def _run_label(method: str, seed: int, methods: list[str]) -> str:
+    return f"seed {seed}" if len(methods) == 1 else f"{method}, seed {seed}"
 
 
 def _weights_of(table: object, path: str, rows: np.ndarray) -> np.ndarray | None:
@@ -88,7 +100,16 @@ def _weights_of(table: object, path: str, rows: np.ndarray) -> np.ndarray | None
 @click.option(
     "--known-type", multiple=True, help="Keep only these anomaly types as known anomalies (repeatable)."
 )
-@click.option("--method", required=True, type=click.Choice(METHOD_NAMES), help="Detector to train.")
+@click.option(
+    "--method",
+    "methods",
+    required=True,
+    multiple=True,
+    type=click.Choice(METHOD_NAMES),
+    help="Detector to train; repeat it to train several in one call (OUTPUT and --scores then "
+    "contain {method}): the VAE methods then share their stage-1 pretraining, with the same "
+    "results as separate calls.",
+)
 @click.option(
     "--config",
     "config_path",
@@ -150,7 +171,7 @@ def train(
     features_path: str,
     anomalies_path: str | None,
     known_type: tuple[str, ...],
-    method: str,
+    methods: tuple[str, ...],
     config_path: str | None,
     seed: int | None,
     n_known: int | None,
@@ -166,7 +187,9 @@ def train(
 
     With --score-features and --scores, each seed's model then scores a table in the same
     call: one job trains and scores every seed of a method, with the same files (bit for bit,
-    at the same --threads) as one 'hep-aa train' plus one 'hep-aa score' per seed.
+    at the same --threads) as one 'hep-aa train' plus one 'hep-aa score' per seed. Several
+    --method options train every method for each seed; the VAE methods (vae, vae-matched,
+    aa-vae, aa-vae-synth) then run their common stage 1 once per seed.
     """
     from hep_aa.config import load_config
     from hep_aa.io.artifacts import check_outputs, read_table
@@ -176,8 +199,9 @@ def train(
         raise click.UsageError("give --score-features and --scores together")
     if n_known is not None and gamma_l is not None:
         raise click.UsageError("give --n-known or --gamma-l, not both")
-    models = _per_seed(output, seed_list, "-o/--output")
-    score_tables = _per_seed(scores_out, seed_list, "--scores") if scores_out else {}
+    method_list = list(dict.fromkeys(methods))
+    models = _per_run(output, seed_list, method_list, "-o/--output")
+    score_tables = _per_run(scores_out, seed_list, method_list, "--scores") if scores_out else {}
     inputs = {
         name: [path]
         for name, path in (
@@ -191,8 +215,8 @@ def train(
     check_outputs(
         inputs,
         {
-            **{f"-o/--output (seed {s})": p for s, p in models.items()},
-            **{f"--scores (seed {s})": p for s, p in score_tables.items()},
+            **{f"-o/--output ({_run_label(m, s, method_list)})": p for (m, s), p in models.items()},
+            **{f"--scores ({_run_label(m, s, method_list)})": p for (m, s), p in score_tables.items()},
         },
     )
 
@@ -219,10 +243,10 @@ def train(
         wanted = max(1, round(gamma_l / (1.0 - gamma_l) * len(background)))
     else:
         wanted = n_known if n_known is not None else cfg.training.n_known_anomalies
-    needs_labels = method in ("aa-vae", "aa-vae-synth", "supervised")
+    needs_labels = [m for m in method_list if m in ("aa-vae", "aa-vae-synth", "supervised")]
     if needs_labels and len(known_rows) == 0:
         raise DataFormatError(
-            f"method {method!r} needs labelled anomalies but {anomalies_path or features_path} has no label-1 rows"
+            f"method {needs_labels[0]!r} needs labelled anomalies but {anomalies_path or features_path} has no label-1 rows"
             + (f" of type(s) {list(known_type)}" if known_type else "")
             + "; pass --anomalies or choose another method"
         )
@@ -232,38 +256,43 @@ def train(
     to_score = read_table(score_path) if score_path else None
     overrides = _hints_not_set_by_user(dict(table.metadata.get("model_hints", {})), cfg)
     known_types = sorted({str(t) for t in source.types[known_rows]})
-    for s in seed_list:
-        rng = np.random.default_rng(s)
-        pick = np.arange(len(known_rows))
-        if len(known_rows) > wanted:
-            pick = rng.choice(len(known_rows), wanted, replace=False)
-        known = source.features[known_rows[pick]]
-        x = np.vstack([background, known])
-        y = np.r_[np.zeros(len(background)), np.ones(len(known))]
-        sample_weight = None
-        if weighted:
-            sample_weight = np.r_[
-                w_background if w_background is not None else np.ones(len(background)),
-                w_source[pick] if w_source is not None else np.ones(len(known)),
-            ]
-        provenance = {
-            "method": method,
-            "seed": s,
-            "features": features_path,
-            "anomalies": anomalies_path,
-            "known_types": known_types if len(known) else [],
-            "n_background": len(background),
-            "n_known": len(known),
-            "dataset": table.metadata.get("dataset"),
-            "train_seconds": None,  # set by _fit_and_save
-            "torch_threads": torch_threads,
-            "sample_weight": "weight" if weighted else None,
-        }
-        _fit_and_save(
-            method, cfg, s, overrides, x, y, sample_weight, list(table.feature_names), models[s], provenance
-        )
-        if to_score is not None:
-            _score_table(models[s], to_score, score_path, score_tables[s])  # type: ignore[arg-type]
+    from hep_aa.detector import shared_stage1
+
+    with shared_stage1():
+        for s in seed_list:
+            rng = np.random.default_rng(s)
+            pick = np.arange(len(known_rows))
+            if len(known_rows) > wanted:
+                pick = rng.choice(len(known_rows), wanted, replace=False)
+            known = source.features[known_rows[pick]]
+            x = np.vstack([background, known])
+            y = np.r_[np.zeros(len(background)), np.ones(len(known))]
+            sample_weight = None
+            if weighted:
+                sample_weight = np.r_[
+                    w_background if w_background is not None else np.ones(len(background)),
+                    w_source[pick] if w_source is not None else np.ones(len(known)),
+                ]
+            for method in method_list:
+                provenance = {
+                    "method": method,
+                    "seed": s,
+                    "features": features_path,
+                    "anomalies": anomalies_path,
+                    "known_types": known_types if len(known) else [],
+                    "n_background": len(background),
+                    "n_known": len(known),
+                    "dataset": table.metadata.get("dataset"),
+                    "train_seconds": None,  # set by _fit_and_save
+                    "torch_threads": torch_threads,
+                    "sample_weight": "weight" if weighted else None,
+                }
+                out = models[method, s]
+                _fit_and_save(
+                    method, cfg, s, overrides, x, y, sample_weight, list(table.feature_names), out, provenance
+                )
+                if to_score is not None:
+                    _score_table(out, to_score, score_path, score_tables[method, s])  # type: ignore[arg-type]
 
 
 def _fit_and_save(
