@@ -315,7 +315,8 @@ def plot(
     Score tables give score distributions, ROC and SIC curves with seed bands (one figure per
     anomaly type) and, when they carry `mjj_gev`, the mjj sculpting check; with a `weight`
     column the score histograms (error bars from the sum of squared weights), ROC and SIC
-    curves and their bootstrap bands are weighted (the mjj check stays unweighted); model folders give
+    curves and their bootstrap bands are weighted (the mjj check stays unweighted), and so
+    are the input distributions of a --features table with one; model folders give
     training curves (and, with --features, the latent projection); --features alone gives the
     input distributions.
     """
@@ -451,7 +452,7 @@ def plot(
             finish(fig, f"roc_{kind}")
             use_style()
             fig, ax = plt.subplots()
-            plot_sic(curves, n_bkg, scores=first_seed, dataset=dataset, title=title, ax=ax)
+            plot_sic(curves, n_bkg, scores=first_seed, dataset=dataset, title=title, ax=ax, weighted=weighted)
             finish(fig, f"sic_{kind}")
     for folder in model_dirs:
         from hep_aa.detector import load_detector
@@ -481,6 +482,7 @@ def plot(
                 groups,
                 dataset=dataset,
                 feature_set=features.metadata.get("feature_set"),
+                weights=event_weights(features_path, features) if use_weights else None,
             )
             finish(plt.gcf(), "features")
     if not written:

@@ -301,6 +301,7 @@ def plot_sic(
     dataset: str | None = None,
     title: str | None = None,
     ax: Axes | None = None,
+    weighted: bool = False,
 ) -> list[Any]:
     """SIC ε_S/√ε_B versus ε_S with seed bands (and bootstrap bands with ``scores``).
 
@@ -311,10 +312,11 @@ def plot_sic(
     artists, handles, labels, info = _plot_curves(curves, "sic", n_background, ax, scores, n_bootstrap)
     if handles and all(np.count_nonzero(np.isfinite(h.get_ydata())) < 2 for h in handles):
         # no line to draw (at most one reliable point): say why instead of leaving a blank frame
+        events = "effective background events" if weighted else "background events"
         ax.text(
-            0.5,
-            0.5,
-            f"fewer than {min_background_count(0.2):.0f} background events pass\nat every signal "
+            0.62,
+            0.2,
+            f"fewer than {min_background_count(0.2):.0f} {events} pass\nat every signal "
             "efficiency: SIC not measurable\nwith this test sample",
             transform=ax.transAxes,
             ha="center",

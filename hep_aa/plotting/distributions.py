@@ -13,6 +13,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.ticker import NullFormatter
 
+from hep_aa.exceptions import DataFormatError
 from hep_aa.features.registry import cutflow_histogram, feature
 from hep_aa.plotting.style import headroom, legend, new_axes, palette, use_style
 
@@ -310,6 +311,7 @@ def plot_feature_distributions(
     bins: int | None = None,
     dataset: str | None = None,
     feature_set: str | None = None,
+    weights: np.ndarray | None = None,
 ) -> list[Any]:
     """Unit-area distributions of each input feature for each group of events (one panel each).
 
@@ -329,6 +331,9 @@ def plot_feature_distributions(
         log y axis.
     dataset, feature_set : str, optional
         Passed to the registry (``mjj`` is GeV per jet pair, TeV in the LHCO community set).
+    weights : ndarray of shape (n_events,), optional
+        Per-event weights (a feature table's ``weight`` column, negative allowed): each
+        group's histogram is then normalised to its sum of weights.
     """
     n = len(names)
     if axes is None:
@@ -341,6 +346,14 @@ def plot_feature_distributions(
         axes = list(grid.ravel())
         for extra in axes[n:]:
             extra.set_visible(False)
+    w_all = None if weights is None else np.asarray(weights, dtype=np.float64).ravel()
+    if w_all is not None:
+        for label, mask in groups.items():
+            if mask.any() and not w_all[mask].sum() > 0:
+                raise DataFormatError(
+                    f"events of {label!r} have total weight {w_all[mask].sum():.4g} (≤ 0): their "
+                    "distribution cannot be normalised; check the weight column"
+                )
     if bins is None:  # about two bins per sqrt(events) of the smallest group, 10 to 40
         smallest = min((int(m.sum()) for m in groups.values() if m.any()), default=0)
         bins = int(np.clip(2 * np.sqrt(smallest), 10, 40))
@@ -361,7 +374,12 @@ def plot_feature_distributions(
         colours = palette(len(groups))
         for i, (label, mask) in enumerate(groups.items()):
             if mask.any():
-                counts, _ = np.histogram(np.clip(col[mask], edges[0], edges[-1]), edges, density=True)
+                counts, _ = np.histogram(
+                    np.clip(col[mask], edges[0], edges[-1]),
+                    edges,
+                    density=True,
+                    weights=None if w_all is None else w_all[mask],
+                )
                 fractions = counts * np.diff(edges)
                 peak = max(peak, float(np.max(fractions)))
                 if np.any(fractions > 0):
@@ -374,7 +392,10 @@ def plot_feature_distributions(
         if peak > 0.4 and peak > 30 * lowest:  # a tail beyond the bulk (m_bb of mis-paired jets)
             ax.set_yscale("log")
         ax.set_xlabel(meta.axis_label, fontsize=15)
-        ax.set_ylabel(meta.density_label, fontsize=15)
+        ylabel = meta.density_label
+        if w_all is not None:  # 1/N dN/dx -> 1/Σw dW/dx
+            ylabel = ylabel.replace(r"$1/N\;dN/d", r"$1/\Sigma w\;dW/d", 1)
+        ax.set_ylabel(ylabel, fontsize=15)
         ax.set_xlim(edges[0], edges[-1])
     if n:
         handles, labels = axes[0].get_legend_handles_labels()

@@ -209,8 +209,16 @@ def test_plot_with_weights_writes_every_score_figure(weighted_scores: Path) -> N
     d = weighted_scores
     scores = sorted(str(p) for p in d.glob("scores_*.parquet"))
     out = d / "plots"
-    assert main(["plot", *scores, "--config", str(d / "config.yaml"), "-o", str(out)]) == 0
-    for name in ("scores_iforest.png", "roc_inner-lower.png", "roc_inner-upper.png", "sic_inner-lower.png"):
+    args = ["plot", *scores, "--features", str(d / "test.parquet"), "--config", str(d / "config.yaml")]
+    assert main([*args, "-o", str(out)]) == 0
+    names = (
+        "scores_iforest.png",
+        "roc_inner-lower.png",
+        "roc_inner-upper.png",
+        "sic_inner-lower.png",
+        "features.png",
+    )
+    for name in names:
         assert (out / name).stat().st_size > 5000, name
 
 

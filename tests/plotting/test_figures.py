@@ -379,3 +379,23 @@ def test_sic_says_why_it_is_empty() -> None:
     rng = np.random.default_rng(0)
     plot_sic({"A": [roc_curve(rng.normal(size=2000), rng.normal(1, 1, 500))[:2]]}, 2000, ax=ax)
     assert not any("SIC not measurable" in t.get_text() for t in ax.texts)
+
+
+def test_weighted_feature_distributions() -> None:
+    from hep_aa.exceptions import DataFormatError
+
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(3000, 2))
+    w = np.exp(x[:, 0]) * np.where(rng.random(3000) < 0.1, -1.0, 1.0)
+    groups = {"background": np.arange(3000) < 2000, "sig": np.arange(3000) >= 2000}
+    arts = plot_feature_distributions(x, ["f0", "f1"], groups, weights=w, bins=20)
+    data = arts[0][0].stairs.get_data()  # f0, background
+    m = groups["background"]
+    expected, _ = np.histogram(np.clip(x[m, 0], data.edges[0], data.edges[-1]), data.edges, weights=w[m])
+    np.testing.assert_allclose(data.values, expected / w[m].sum() / np.diff(data.edges), rtol=1e-12)
+    assert arts[0][0].stairs.axes.get_ylabel().startswith(r"$1/\Sigma w\;dW/d")
+    plain = plot_feature_distributions(x, ["f0", "f1"], groups, bins=20)
+    assert plain[0][0].stairs.axes.get_ylabel().startswith(r"$1/N\;dN/d")
+    assert not np.allclose(plain[0][0].stairs.get_data().values, data.values)  # weights shift f0
+    with pytest.raises(DataFormatError, match="'sig' have total weight"):
+        plot_feature_distributions(x, ["f0"], groups, weights=np.where(groups["sig"], -1.0, 1.0))
