@@ -37,6 +37,8 @@ __all__ = [
     "datasets",
     "known_types",
     "lhco_chunk_seed",
+    "lhco_file_ranges",
+    "lhco_range_args",
     "lhco_sample_args",
     "own_configfiles",
     "resolve",
@@ -219,7 +221,46 @@ def split_inputs(config: Mapping[str, Any], dataset: str) -> list[str]:
         return [f"results/lhco/features/{sample}.parquet" for sample in LHCO_SAMPLES]
     if dataset == "vh" and not config["datasets"]["vh"]["path"]:
         return [f"results/vh/features/{sample}.parquet" for sample in VH_SAMPLES]
+    if dataset == "lhco":
+        n_parts = len(lhco_file_ranges(config))
+        return [f"results/lhco/features/all_part{i}.parquet" for i in range(n_parts)]
     return [f"results/{dataset}/features/all.parquet"]
+
+
+def _count_lhco_events(path: str) -> int:
+    """Events of a user's LHCO-layout file (HDF5 rows, or Delphes ``Delphes`` tree entries)."""
+    if str(path).lower().endswith((".root",)):
+        import uproot
+
+        with uproot.open(path) as f:
+            return int(f["Delphes"].num_entries)
+    from hep_aa.io.lhco import count_events
+
+    return count_events(path)
+
+
+def lhco_file_ranges(config: Mapping[str, Any]) -> list[tuple[int, int]]:
+    """Event ranges ``[start, stop)`` of the user's LHCO file (``datasets.lhco.path``), one
+    feature job each (``features.events_per_job`` events), so a cluster builds the features of
+    a big file in parallel; ``hep-aa split`` concatenates the part tables in order.
+
+    The file is opened only to count its events; a missing file gives one range (the rule
+    then reports the missing input, as Snakemake does)."""
+    path = config["datasets"]["lhco"]["path"]
+    per_job = int(config["features"]["events_per_job"])
+    if not path or not Path(path).exists():
+        return [(0, 0)]
+    n = _count_lhco_events(path)
+    edges = list(range(0, n, per_job)) + [n]
+    return list(zip(edges[:-1], edges[1:], strict=True)) or [(0, 0)]
+
+
+def lhco_range_args(config: Mapping[str, Any], part: int) -> str:
+    """``--start/--stop`` of one part of the user's LHCO file (empty for a whole-file part)."""
+    start, stop = lhco_file_ranges(config)[part]
+    if stop == 0:
+        return ""
+    return f"--start {start} --stop {stop}"
 
 
 def lhco_chunk_seed(config: Mapping[str, Any], sample: str, chunk: int) -> int:

@@ -102,6 +102,7 @@ class DatasetsConfig:
 class FeaturesConfig:
     lhco_set: Literal["official", "community"]
     chunk_size: int
+    events_per_job: int
 
 
 @dataclasses.dataclass(frozen=True)

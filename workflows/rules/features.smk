@@ -16,6 +16,7 @@ rule features_lhco:
         feature_set=config["features"]["lhco_set"],
         chunk_size=config["features"]["chunk_size"],
         signal_type=lambda wc: W.LHCO_TYPES.get(wc.sample, "background"),
+    priority: 40
     threads: 1
     resources:
         mem_mb=3000,
@@ -28,27 +29,33 @@ rule features_lhco:
 
 
 rule features_lhco_file:
+    # one job per event range of the user's file (features.events_per_job), each on `threads`
+    # cores; the split concatenates the parts in order
     input:
         events=config["datasets"]["lhco"]["path"] or "results/lhco/events/user-file-not-set.h5",
     output:
-        table="results/lhco/features/all.parquet",
+        table="results/lhco/features/all_part{part}.parquet",
     log:
-        "logs/lhco/features_all.log",
+        "logs/lhco/features_all_part{part}.log",
     benchmark:
-        "results/benchmarks/lhco/features_all.tsv"
+        "results/benchmarks/lhco/features_all_part{part}.tsv"
+    wildcard_constraints:
+        part=r"\d+",
     params:
         feature_set=config["features"]["lhco_set"],
         chunk_size=config["features"]["chunk_size"],
         signal_type=W.LHCO_TYPES["signal"],
-    threads: 1
+        event_range=lambda wc: W.lhco_range_args(config, int(wc.part)),
+    threads: 2
     resources:
         mem_mb=3000,
         runtime=240,
     conda:
         "../../envs/hep-aa.yaml"
     shell:
-        "hep-aa -v features lhco {input.events} --set {params.feature_set} "
-        "--chunk-size {params.chunk_size} --signal-type {params.signal_type} -o {output.table} > {log} 2>&1"
+        "hep-aa -v features lhco {input.events} {params.event_range} --set {params.feature_set} "
+        "--chunk-size {params.chunk_size} --signal-type {params.signal_type} --workers {threads} "
+        "-o {output.table} > {log} 2>&1"
 
 
 rule features_vh:

@@ -14,6 +14,8 @@ rule generate_lhco_chunk:
     params:
         args=lambda wc: W.lhco_sample_args(config, wc.sample, int(wc.chunk)),
         seed=lambda wc: W.lhco_chunk_seed(config, wc.sample, int(wc.chunk)),
+    # the longest chain (generation -> merge -> features -> training): start it first
+    priority: 50
     threads: 1
     resources:
         mem_mb=2000,
@@ -39,6 +41,7 @@ rule merge_lhco:
         "results/benchmarks/lhco/merge_{sample}.tsv"
     wildcard_constraints:
         sample="qcd|signal|unseen",
+    priority: 45
     threads: 1
     resources:
         mem_mb=2000,
@@ -62,6 +65,7 @@ rule generate_vh_chunk:
     params:
         args=lambda wc: W.vh_sample_args(config, wc.sample, int(wc.chunk)),
         seed=lambda wc: W.vh_chunk_seed(config, wc.sample, int(wc.chunk)),
+    priority: 30
     threads: 1
     resources:
         mem_mb=2000,

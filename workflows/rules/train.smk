@@ -1,52 +1,36 @@
-# Training of every method and seed on the train split, scoring of the test split.
+# Training and scoring: one job per dataset and seed trains every method and scores the test
+# split (one interpreter start per job; the VAE methods share their stage-1 pretraining).
+# Each method's model folder and score table is its own output, so a rerun is per seed.
 
 
 rule train:
     input:
         train="results/{dataset}/features/train.parquet",
+        test="results/{dataset}/features/test.parquet",
         config="results/config.json",
     output:
-        model=directory("results/{dataset}/models/{method}_seed{seed}"),
+        models=[directory(p) for p in expand("results/{{dataset}}/models/{method}_seed{{seed}}", method=METHODS)],
+        scores=expand("results/{{dataset}}/scores/{method}_seed{{seed}}.parquet", method=METHODS),
     log:
-        "logs/{dataset}/train_{method}_seed{seed}.log",
+        "logs/{dataset}/train_seed{seed}.log",
     benchmark:
-        "results/benchmarks/{dataset}/train_{method}_seed{seed}.tsv"
+        "results/benchmarks/{dataset}/train_seed{seed}.tsv"
     wildcard_constraints:
-        method="|".join(METHODS),
         seed=r"\d+",
     params:
         known=lambda wc: W.train_args(config, wc.dataset),
+        methods=" ".join(f"--method {m}" for m in METHODS),
+        model=lambda wc: f"results/{wc.dataset}/models/{{method}}_seed{wc.seed}",
+        scores=lambda wc: f"results/{wc.dataset}/scores/{{method}}_seed{wc.seed}.parquet",
     threads: 1
     resources:
         mem_mb=4000,
-        runtime=60,
+        runtime=120,
         gpu=W.train_gpus(config),
     conda:
         # CUDA build of torch when training.device names a CUDA device, CPU build otherwise
         f"../../envs/{W.train_env(config)}"
     shell:
-        "hep-aa -v train --features {input.train} {params.known} --method {wildcards.method} --threads {threads} "
-        "--config {input.config} --seed {wildcards.seed} -o {output.model} > {log} 2>&1"
-
-
-rule score:
-    input:
-        model="results/{dataset}/models/{method}_seed{seed}",
-        test="results/{dataset}/features/test.parquet",
-    output:
-        scores="results/{dataset}/scores/{method}_seed{seed}.parquet",
-    log:
-        "logs/{dataset}/score_{method}_seed{seed}.log",
-    benchmark:
-        "results/benchmarks/{dataset}/score_{method}_seed{seed}.tsv"
-    wildcard_constraints:
-        method="|".join(METHODS),
-        seed=r"\d+",
-    threads: 1
-    resources:
-        mem_mb=3000,
-        runtime=20,
-    conda:
-        "../../envs/hep-aa.yaml"
-    shell:
-        "hep-aa -v score {input.model} {input.test} --threads {threads} -o {output.scores} > {log} 2>&1"
+        "hep-aa -v train --features {input.train} {params.known} {params.methods} --threads {threads} "
+        "--config {input.config} --seed {wildcards.seed} -o '{params.model}' "
+        "--score-features {input.test} --scores '{params.scores}' > {log} 2>&1"
