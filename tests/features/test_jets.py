@@ -6,10 +6,12 @@ import awkward as ak
 import numpy as np
 import pytest
 
+import hep_aa.features.jets as J
 from hep_aa.features.jets import (
     COMMUNITY,
     OFFICIAL,
     cluster_leading_jets,
+    exclusive_kt_axes,
     feature_table,
     jet_features,
     nsubjettiness,
@@ -166,3 +168,118 @@ def test_no_fastjet_banner_on_stdout() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "jets 1"
     assert "FastJet" not in out.stdout + out.stderr
+
+
+@pytest.fixture(scope="module")
+def real_lhco(shared_data: Path) -> ak.Array:
+    from hep_aa.io.lhco import iter_lhco
+
+    return next(
+        iter_lhco(shared_data / "lhco" / "events_anomalydetection_tiny.h5", chunk_size=1000)
+    ).particles
+
+
+@pytest.fixture(scope="module")
+def real_jets(real_lhco: ak.Array) -> ak.Array:
+    """The constituents of the two leading jets of 150 real R&D events (300 jets)."""
+    _, consts = cluster_leading_jets(real_lhco[:150])
+    return ak.flatten(consts, axis=1)
+
+
+def _fastjet_sequences(constituents: ak.Array) -> object:
+    fastjet = J._fastjet()
+    px, py, pz, e, offsets = J._flat_momenta(constituents)
+    kt = fastjet.JetDefinition(fastjet.kt_algorithm, 1000.0)
+    return fastjet.ClusterSequence(J._jagged_pxpypze(px, py, pz, e, offsets), kt)
+
+
+def test_nsubjettiness_equals_fastjet_contrib_on_real_jets(real_jets: ak.Array) -> None:
+    """fastjet's own fastjet-contrib Nsubjettiness (``njettiness``: OnePass_KT_Axes / KT_Axes,
+    NormalizedMeasure(beta=1, R0=1)) on the same jets: equal to rounding."""
+    sequence = _fastjet_sequences(real_jets)
+    for axes, contrib_axes in (("onepass_kt", "OnePass_KT_Axes"), ("kt", "KT_Axes")):
+        ours = nsubjettiness(real_jets, 3, axes=axes)
+        contrib = ak.to_numpy(sequence.njettiness(njets=[1, 2, 3], R0=1.0, axes_definition=contrib_axes))
+        np.testing.assert_allclose(ours, contrib, rtol=0, atol=1e-12)
+    assert np.all(ours[:, 1] > 0)  # real jets: every tau computed, none trivially zero
+
+
+def test_exclusive_axes_equal_fastjet_kt(real_jets: ak.Array) -> None:
+    """The compiled N2Plain replay gives FastJet's exclusive-kT jets (E-scheme, R = 1000)."""
+    import warnings
+
+    ours = exclusive_kt_axes(real_jets, 3)
+    sequence = _fastjet_sequences(real_jets)
+    for n in (1, 2, 3):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # fastjet's "dcut and exclusive jets" note
+            theirs = sequence.exclusive_jets(n_jets=n)
+        ref = np.stack(
+            [ak.to_numpy(ak.flatten(theirs[k])).reshape(-1, n) for k in ("px", "py", "pz", "E")], -1
+        )
+        got = ours[:, n - 1, :n]
+        # the same pseudojets, in the order of their energies
+        ref = np.take_along_axis(ref, np.argsort(ref[..., 3], axis=1)[..., None], axis=1)
+        got = np.take_along_axis(got, np.argsort(got[..., 3], axis=1)[..., None], axis=1)
+        np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-9)
+        assert np.all(np.isnan(ours[:, n - 1, n:]))
+
+
+def test_jet_features_kinematics_equal_the_awkward_path(real_lhco: ak.Array) -> None:
+    """The flat NumPy path gives the same jets as cluster_leading_jets + vector, bit for bit."""
+    feats = jet_features(real_lhco)
+    jets, consts = cluster_leading_jets(real_lhco)
+    assert feats.kept.all()
+    for i in (0, 1):
+        jet = jets[:, i]
+        for name, values in (
+            ("px", jet.px),
+            ("py", jet.py),
+            ("pz", jet.pz),
+            ("eta", jet.eta),
+            ("phi", jet.phi),
+        ):
+            np.testing.assert_array_equal(feats.columns[f"{name}_j{i + 1}"], ak.to_numpy(values))
+        np.testing.assert_array_equal(
+            feats.columns[f"m_j{i + 1}"], np.sqrt(np.clip(ak.to_numpy(jet.mass2), 0, None))
+        )
+        taus = nsubjettiness(consts[:, i], 3)
+        np.testing.assert_array_equal(feats.columns[f"tau1_j{i + 1}"], taus[:, 0])
+        np.testing.assert_array_equal(feats.columns[f"tau3_j{i + 1}"], taus[:, 2])
+    dijet = jets[:, 0] + jets[:, 1]
+    np.testing.assert_array_equal(feats.columns["mjj"], np.sqrt(np.clip(ak.to_numpy(dijet.mass2), 0, None)))
+
+
+def test_jet_features_do_not_depend_on_chunking(real_lhco: ak.Array, monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = jet_features(real_lhco[:400])
+    monkeypatch.setattr(J, "CLUSTER_BATCH", 64)  # several fastjet calls per chunk
+    batched = jet_features(real_lhco[:400])
+    pieces = [jet_features(real_lhco[lo : min(lo + 137, 400)]) for lo in range(0, 400, 137)]
+    for k, v in whole.columns.items():
+        np.testing.assert_array_equal(batched.columns[k], v)
+        np.testing.assert_array_equal(np.concatenate([p.columns[k] for p in pieces]), v)
+    np.testing.assert_array_equal(batched.kept, whole.kept)
+
+
+def test_tiny_and_empty_jets() -> None:
+    # 0, 1, 2, 3 and 4 constituents: tau_N = 0 whenever N >= the constituent count
+    pts = [[], [5.0], [5.0, 3.0], [5.0, 3.0, 1.0], [5.0, 3.0, 1.0, 2.0]]
+    jets = ak.zip(
+        {
+            "pt": pts,
+            "eta": [[0.1 * k for k in range(len(p))] for p in pts],
+            "phi": [[0.05 * k for k in range(len(p))] for p in pts],
+            "mass": [[0.0] * len(p) for p in pts],
+        },
+        with_name="Momentum4D",
+    )
+    taus = nsubjettiness(jets, 3)
+    assert taus.shape == (5, 3)
+    np.testing.assert_array_equal(taus[:2], 0.0)
+    assert taus[2, 0] > 0
+    assert taus[2, 1] == 0
+    assert taus[3, 2] == 0
+    assert taus[4, 2] > 0
+    empty = jet_features(jets[:0])
+    assert len(empty.kept) == 0
+    assert len(empty.columns["mjj"]) == 0
