@@ -315,8 +315,8 @@ def plot(
     Score tables give score distributions, ROC and SIC curves with seed bands (one figure per
     anomaly type) and, when they carry `mjj_gev`, the mjj sculpting check; with a `weight`
     column the score histograms (error bars from the sum of squared weights), ROC and SIC
-    curves and their bootstrap bands are weighted (the mjj check stays unweighted), and so
-    are the input distributions of a --features table with one; model folders give
+    curves and their bootstrap bands and the mjj check are weighted, and so are the input
+    distributions of a --features table with one; model folders give
     training curves (and, with --features, the latent projection); --features alone gives the
     input distributions.
     """
@@ -381,8 +381,6 @@ def plot(
             for t, w in zip(tables, _weights_of(tuple(score_paths), tables, use_weights), strict=True)
         }
         weighted = any(w is not None for w in weight_of.values())
-        if weighted and any("mjj_gev" in t.spectators for t in tables):
-            log.info("the mjj sculpting check is drawn unweighted (its errors are binomial counts)")
         by_method: dict[str, list[Any]] = defaultdict(list)
         for t in tables:
             by_method[_method_key(t)[0]].append(t)
@@ -410,7 +408,13 @@ def plot(
                     2, 1, figsize=(7, 7), sharex=True, gridspec_kw={"height_ratios": [3, 1], "hspace": 0.06}
                 )
                 bkg = t.labels == 0
-                plot_mjj_sculpting(t.spectators["mjj_gev"][bkg], s[bkg], ax=ax, rax=rax)
+                plot_mjj_sculpting(
+                    t.spectators["mjj_gev"][bkg],
+                    s[bkg],
+                    ax=ax,
+                    rax=rax,
+                    weights=None if w is None else w[bkg],
+                )
                 finish(fig, f"mjj_sculpting_{method}")
         known_all = {str(k) for t in tables for k in t.metadata.get("known_types", [])}
         for kind in kinds:

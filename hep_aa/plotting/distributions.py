@@ -181,10 +181,29 @@ def plot_score_distributions(
     return artists
 
 
-def _density_and_error(values: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    counts, _ = np.histogram(values, edges)
-    scale = 1.0 / max(len(values), 1) / np.diff(edges)
-    return counts, counts * scale, np.sqrt(counts) * scale
+def _density_and_error(
+    values: np.ndarray, edges: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Counts (Σw per bin), unit-area density and its error (√N, or √Σw² with weights)."""
+    if weights is None:
+        counts, _ = np.histogram(values, edges)
+        scale = 1.0 / max(len(values), 1) / np.diff(edges)
+        return counts, counts * scale, np.sqrt(counts) * scale
+    sumw, _ = np.histogram(values, edges, weights=weights)
+    sumw2, _ = np.histogram(values, edges, weights=weights * weights)
+    total = float(weights.sum())
+    scale = 1.0 / (total if total > 0 else 1.0) / np.diff(edges)
+    return sumw, sumw * scale, np.sqrt(sumw2) * scale
+
+
+def _weighted_cut(scores: np.ndarray, weights: np.ndarray, efficiency: float) -> np.ndarray:
+    """Events passing the loosest score cut ``s >= cut`` whose weighted efficiency reaches
+    ``efficiency`` (scanning from the highest score; ties are never split)."""
+    order = np.argsort(-scores, kind="mergesort")
+    cum = np.cumsum(weights[order]) / weights.sum()
+    reached = np.flatnonzero(cum >= efficiency)
+    cut = scores[order][reached[0]] if reached.size else scores.min()
+    return scores >= cut
 
 
 def plot_mjj_sculpting(
@@ -195,6 +214,7 @@ def plot_mjj_sculpting(
     bins: int = 30,
     ax: Axes | None = None,
     rax: Axes | None = None,
+    weights: np.ndarray | None = None,
 ) -> list[Any]:
     """Background m_jj before and after a score cut at fixed ε_B (mass-sculpting check).
 
@@ -210,6 +230,10 @@ def plot_mjj_sculpting(
     ax, rax : Axes, optional
         Main and ratio panels. With neither, a new figure with both is made; with ``ax``
         alone, no ratio panel is drawn.
+    weights : ndarray of shape (n_background,), optional
+        Per-event weights (negative allowed; the total must be positive). The cut then keeps
+        the weighted fraction ε_B, histograms are normalised to Σw with errors √Σw², and the
+        ratio's Clopper-Pearson interval uses each bin's effective number of events.
     """
     if ax is None and rax is None:
         use_style()
@@ -220,16 +244,25 @@ def plot_mjj_sculpting(
     mjj_f = feature("mjj", dataset="lhco", feature_set="community")
     mjj = np.asarray(mjj_gev, dtype=np.float64) / 1e3
     s = np.asarray(scores, dtype=np.float64)
-    cut = np.quantile(s, 1.0 - background_efficiency)
-    passed = s > cut
+    w = None if weights is None else np.asarray(weights, dtype=np.float64).ravel()
+    if w is not None and not w.sum() > 0:
+        raise DataFormatError(
+            f"background weights sum to {w.sum():.4g} (≤ 0): the m_jj check cannot be normalised; "
+            "check the weight column"
+        )
+    if w is None:
+        cut = np.quantile(s, 1.0 - background_efficiency)
+        passed = s > cut
+    else:
+        passed = _weighted_cut(s, w, background_efficiency)
     lo, hi = np.quantile(mjj, [0.001, 0.999])
     edges = np.linspace(lo, hi, bins + 1)
     centres = 0.5 * (edges[1:] + edges[:-1])
     inside = (mjj >= lo) & (mjj <= hi)
     artists: list[Any] = []
-    n0, d0, e0 = _density_and_error(mjj[inside], edges)
-    n1, d1, e1 = _density_and_error(mjj[inside & passed], edges)
-    eps = passed.mean()
+    n0, d0, e0 = _density_and_error(mjj[inside], edges, None if w is None else w[inside])
+    n1, d1, e1 = _density_and_error(mjj[inside & passed], edges, None if w is None else w[inside & passed])
+    eps = passed.mean() if w is None else float(w[passed].sum() / w.sum())
     for i, (n, d, e, label) in enumerate(
         (
             (n0, d0, e0, "background, no cut"),
@@ -251,13 +284,23 @@ def plot_mjj_sculpting(
         return artists
     ok = n0 > 0
     # per-bin selection efficiency k/n with its 68% Clopper-Pearson interval, divided by the
-    # overall efficiency: 1 everywhere means no sculpting
+    # overall efficiency: 1 everywhere means no sculpting. With weights, n is the bin's
+    # effective number of events (Σw)²/Σw² and k = (P/T)·n, P and T the passing and total
+    # sums of weights (exact for unit weights).
     from scipy.stats import beta
 
-    k, n = n1[ok].astype(np.float64), n0[ok].astype(np.float64)
+    if w is None:
+        k, n = n1[ok].astype(np.float64), n0[ok].astype(np.float64)
+        eff = k / n
+    else:
+        t2, _ = np.histogram(mjj[inside], edges, weights=w[inside] ** 2)
+        eff = n1[ok] / n0[ok]
+        n = n0[ok] ** 2 / t2[ok]
+        k = np.clip(eff, 0.0, 1.0) * n
     low = np.where(k > 0, beta.ppf(0.16, k, n - k + 1), 0.0)
     high = np.where(k < n, beta.ppf(0.84, k + 1, n - k), 1.0)
-    ratio = k / n / eps
+    low, high = np.minimum(low, eff), np.maximum(high, eff)
+    ratio = eff / eps
     yerr = np.vstack([ratio - low / eps, high / eps - ratio])
     artists.append(
         rax.errorbar(
