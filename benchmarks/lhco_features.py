@@ -1,153 +1,263 @@
-"""LHCO feature throughput: hep_aa's vectorised path vs a per-event PseudoJet loop, and peak RSS.
+"""LHCO feature throughput, side by side: hep_aa vs its previous implementation vs bare
+anti-kT clustering, per core; ``hep-aa features lhco --workers 1/2`` end to end; peak memory.
 
-1. Throughput, side by side on the same events: ``iter_lhco`` (chunked HDF5 read) +
-   ``jet_features`` (one fastjet call per chunk, vectorised N-subjettiness) against the
-   per-event reference of the official LHCO example — build a ``fastjet.PseudoJet`` list per
-   event from the NumPy row, cluster anti-kT R = 1.0, take the two leading jets and compute
-   τ1..τ3 with exclusive-kT axes per jet, in Python.
-2. Peak RSS of reading + features over a whole file of 50k and of 200k events (each in a fresh
-   process): must stay flat.
+1. **One core, one process, same events** (a real or generated LHCO file, read with
+   ``iter_lhco``): per chunk, in turn and repeated, (a) fastjet's multi-event anti-kT R = 1.0
+   clustering alone, the floor any implementation pays; (b) ``iter_lhco`` + ``jet_features``
+   of this checkout; (c) the same with the ``jet_features`` of an earlier revision
+   (``--reference-rev``, loaded from ``git show`` by path). Both CPU time (``process_time``:
+   robust on a shared machine) and wall time; the features of (b) and (c) are compared.
+2. **End to end**: ``hep-aa features lhco FILE --set official --workers N`` in a fresh
+   process for N = 1, 2 (and ``--big`` on a large file with N = 2), with the whole process
+   tree (forkserver and workers included) sampled every 0.1 s for the sum of RSS and of PSS
+   (PSS shares the libraries' pages between processes: the memory the run really takes).
+   Speed-up = wall(N = 1) / wall(N = 2).
 
-Events: real Pythia 8 events from ``hep_aa.generate.lhco`` (signal and QCD), tiled to the
-requested file sizes and written with ``LHCOWriter`` in the real layout.
+The input is the real 1,000-event R&D file tiled to ``--events`` with h5py (same dataset
+layout: (7, 2101) chunks, blosc lz level 5 + shuffle) unless ``--file`` gives one.
 
-    python benchmarks/lhco_features.py [--events 2000] [--sizes 50000 200000] [--workdir DIR]
+    python benchmarks/lhco_features.py [--events 20000] [--file F.h5] [--big BIG.h5]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
-from hep_aa.features.jets import jet_features
-from hep_aa.io.lhco import MAX_PARTICLES, LHCOWriter, iter_lhco
+REPO = Path(__file__).resolve().parents[1]
+REAL = REPO.parent / "shared" / "data" / "lhco" / "events_anomalydetection_tiny.h5"
 
 
-def reference_features(row: np.ndarray) -> tuple[float, ...] | None:
-    """Per-event loop as in the LHCO example notebook, plus τN per jet."""
+def tile(source: Path, n: int, out: Path) -> Path:
+    """``n`` events of ``source`` repeated, in the R&D file's own HDF5 layout."""
+    import h5py
+    import hdf5plugin
+
+    with h5py.File(source, "r") as f:
+        src = f["df/block0_values"][()]
+    tmp = out.with_suffix(".part")
+    with h5py.File(tmp, "w") as f:
+        d = f.create_group("df").create_dataset(
+            "block0_values",
+            shape=(n, src.shape[1]),
+            dtype="f8",
+            chunks=(7, src.shape[1]),
+            **hdf5plugin.Blosc(cname="blosclz", clevel=5, shuffle=hdf5plugin.Blosc.SHUFFLE),
+        )
+        for lo in range(0, n, 7000):
+            hi = min(lo + 7000, n)
+            d[lo:hi] = src[np.arange(lo, hi) % len(src)]
+    tmp.replace(out)
+    return out
+
+
+def load_revision(rev: str, workdir: Path) -> object:
+    """``hep_aa.features.jets`` as it was at git revision ``rev``, imported by path."""
+    text = subprocess.run(
+        ["git", "-C", str(REPO), "show", f"{rev}:hep_aa/features/jets.py"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    path = workdir / f"jets_{rev}.py"
+    path.write_text(text)
+    spec = importlib.util.spec_from_file_location(f"jets_{rev}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def single_core(path: Path, reference: object, chunk: int, repeats: int) -> None:
     import fastjet
 
-    trip = row[: 3 * MAX_PARTICLES].reshape(-1, 3)
-    trip = trip[trip[:, 0] > 0]
-    pseudojets = []
-    for pt, eta, phi in trip:
-        pseudojets.append(
-            fastjet.PseudoJet(pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta), pt * np.cosh(eta))
+    from hep_aa.features import jets
+    from hep_aa.io.lhco import iter_lhco
+
+    chunks = [c.particles for c in iter_lhco(path, chunk_size=chunk)]
+    n = sum(len(c) for c in chunks)
+    # warm-up: compiled kernels, imports, first fastjet call
+    jets.jet_features(chunks[0][:10])
+    reference.jet_features(chunks[0][:10])
+    flat = [jets._jagged_pxpypze(*jets._flat_momenta(c)) for c in chunks]
+    antikt = fastjet.JetDefinition(fastjet.antikt_algorithm, 1.0)
+
+    def read() -> None:
+        for _ in iter_lhco(path, chunk_size=chunk):
+            pass
+
+    def cluster() -> None:
+        for c in flat:
+            fastjet.ClusterSequence(c, antikt)
+
+    def new() -> None:
+        for c in chunks:
+            jets.jet_features(c)
+
+    def old() -> None:
+        for c in chunks:
+            reference.jet_features(c)
+
+    best: dict[str, tuple[float, float]] = {}
+    for _ in range(repeats):  # interleaved, best of `repeats` of each
+        for name, f in (("read", read), ("cluster", cluster), ("new", new), ("old", old)):
+            c0, w0 = time.process_time(), time.perf_counter()
+            f()
+            c1, w1 = time.process_time(), time.perf_counter()
+            prev = best.get(name, (np.inf, np.inf))
+            best[name] = (min(prev[0], c1 - c0), min(prev[1], w1 - w0))
+    a = [jets.jet_features(c) for c in chunks[:2]]
+    b = [reference.jet_features(c) for c in chunks[:2]]
+    worst = max(
+        float(np.max(np.abs(x.columns[k] - y.columns[k]) / np.maximum(np.abs(y.columns[k]), 1e-300)))
+        for x, y in zip(a, b, strict=True)
+        for k in y.columns
+        if not k.startswith("tau")
+    )
+    worst_tau = max(
+        float(np.max(np.abs(x.columns[k] - y.columns[k])))
+        for x, y in zip(a, b, strict=True)
+        for k in y.columns
+        if k.startswith("tau")
+    )
+    r = best["read"]
+    rows = [
+        ("anti-kT clustering alone (fastjet)", best["cluster"]),
+        ("read + hep_aa jet_features", (r[0] + best["new"][0], r[1] + best["new"][1])),
+        ("read + previous jet_features", (r[0] + best["old"][0], r[1] + best["old"][1])),
+        ("read alone (iter_lhco)", r),
+    ]
+    print(f"\n1. one core, {n} events of {path.name}, chunks of {chunk}, best of {repeats}")
+    print(f"{'path':<38}{'CPU s':>8}{'ev/s CPU':>10}{'wall s':>8}{'ev/s wall':>11}{'÷ clustering':>14}")
+    for name, (cpu, wall) in rows:
+        print(
+            f"{name:<38}{cpu:>8.2f}{n / cpu:>10,.0f}{wall:>8.2f}{n / wall:>11,.0f}{cpu / best['cluster'][0]:>13.2f}×"
         )
-    seq = fastjet.ClusterSequence(pseudojets, fastjet.JetDefinition(fastjet.antikt_algorithm, 1.0))
-    jets = fastjet.sorted_by_pt(seq.inclusive_jets())
-    if len(jets) < 2:
-        return None
-    out = []
-    for jet in jets[:2]:
-        consts = jet.constituents()
-        taus = []
-        for n in (1, 2, 3):
-            if len(consts) <= n:
-                taus.append(0.0)
+    speed = (r[0] + best["old"][0]) / (r[0] + best["new"][0])
+    print(
+        f"new vs previous: {speed:.2f}× (CPU time); kinematics max rel diff {worst:.1e}, τ max abs diff {worst_tau:.1e}"
+    )
+
+
+def _tree(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
                 continue
-            sub = fastjet.ClusterSequence(list(consts), fastjet.JetDefinition(fastjet.kt_algorithm, 1000.0))
-            axes = sub.exclusive_jets(n)
-            num = sum(c.pt() * min(np.sqrt(c.squared_distance(a)) for a in axes) for c in consts)
-            taus.append(num / sum(c.pt() for c in consts))
-        out += [jet.m(), *taus]
-    mjj = (jets[0] + jets[1]).m()
-    return (mjj, *out)
+            children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += children.get(p, [])
+    return out
 
 
-def make_file(path: Path, source: np.ndarray, n: int) -> None:
-    with LHCOWriter(path, n) as writer:
-        for lo in range(0, n, 10_000):
-            hi = min(lo + 10_000, n)
-            idx = np.arange(lo, hi) % len(source)
-            writer.write(source[idx, :-1], source[idx, -1])
+def _memory(pids: list[int]) -> tuple[int, int]:
+    rss = pss = 0
+    for p in pids:
+        try:
+            with Path(f"/proc/{p}/smaps_rollup").open() as f:
+                for line in f:
+                    if line.startswith("Rss:"):
+                        rss += int(line.split()[1])
+                    elif line.startswith("Pss:"):
+                        pss += int(line.split()[1])
+        except OSError:
+            continue
+    return rss, pss
 
 
-def rss_child(path: str) -> None:
+def end_to_end(path: Path, workers: int, chunk: int | None, workdir: Path) -> tuple[float, float, float, int]:
+    """Wall seconds, peak Σ RSS and Σ PSS (MB) of the process tree, events written."""
+    out = workdir / f"e2e_{path.stem}_{workers}.parquet"
+    cli = "import sys; from hep_aa.cli.main import main; sys.exit(main())"
+    cmd = [sys.executable, "-c", cli, "features", "lhco", str(path), "--set", "official"]
+    cmd += ["--workers", str(workers), "-o", str(out)]
+    if chunk:
+        cmd += ["--chunk-size", str(chunk)]
+    peak = [0, 0]
     start = time.perf_counter()
-    n = 0
-    for chunk in iter_lhco(path, chunk_size=5_000):
-        n += len(jet_features(chunk.particles).kept)
-    seconds = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{n} {seconds:.1f} {peak_mb:.0f}")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            rss, pss = _memory(_tree(proc.pid))
+            peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
+            time.sleep(0.1)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    stdout, _ = proc.communicate()
+    wall = time.perf_counter() - start
+    done.set()
+    thread.join()
+    if proc.returncode:
+        raise SystemExit(f"{cmd} failed with {proc.returncode}")
+    n = int(stdout.split(": ", 1)[1].split()[0])
+    return wall, peak[0] / 1024, peak[1] / 1024, n
 
 
 def main() -> None:
-    if len(sys.argv) == 3 and sys.argv[1] == "--rss-child":
-        rss_child(sys.argv[2])
-        return
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(
-        "--events", type=int, default=2000, help="Pythia events generated (half signal, half QCD)"
-    )
-    parser.add_argument(
-        "--reference-events", type=int, default=300, help="events timed through the slow reference"
-    )
-    parser.add_argument("--sizes", type=int, nargs="*", default=[50_000, 200_000])
-    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--events", type=int, default=20_000, help="events of the tiled real file")
+    parser.add_argument("--file", type=Path, help="an LHCO file to use instead of the tiled real one")
+    parser.add_argument("--reference-rev", default="2d2318c", help="git revision of the previous jets.py")
+    parser.add_argument("--chunk-size", type=int, default=2_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--big", type=Path, help="a large LHCO file run end to end with --workers 2")
+    parser.add_argument("--skip-single", action="store_true", help="only the end-to-end runs")
+    parser.add_argument("--skip-e2e", action="store_true", help="only the single-core comparison")
+    parser.add_argument("--workdir", type=Path)
     args = parser.parse_args()
-
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    from hep_aa.generate.lhco import generate_lhco
-
-    tmp = Path(args.workdir or tempfile.mkdtemp(prefix="hep_aa_bench_"))
-    tmp.mkdir(parents=True, exist_ok=True)
-    sig, qcd = tmp / "sig.h5", tmp / "qcd.h5"
-    n_half = args.events // 2
-    if not sig.exists():
-        generate_lhco(sig, "signal", n_half, seed=101)
-    if not qcd.exists():
-        generate_lhco(qcd, "qcd", n_half, seed=102)
-    import pandas as pd
-
-    source = np.vstack([pd.read_hdf(sig, "df").to_numpy(), pd.read_hdf(qcd, "df").to_numpy()])
-    np.random.default_rng(0).shuffle(source)
-    bench = tmp / "bench.h5"
-    make_file(bench, source, len(source))
-
-    start = time.perf_counter()
-    n_fast = 0
-    for chunk in iter_lhco(bench, chunk_size=5_000):
-        n_fast += len(jet_features(chunk.particles).kept)
-    fast = time.perf_counter() - start
-
-    rows = source[: args.reference_events]
-    start = time.perf_counter()
-    for row in rows:
-        reference_features(row)
-    slow = time.perf_counter() - start
-
-    fast_rate, slow_rate = n_fast / fast, len(rows) / slow
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="hep_aa_lhco_bench_"))
+    work.mkdir(parents=True, exist_ok=True)
+    path = args.file or work / f"tiled_{args.events}.h5"
+    if not path.exists():
+        tile(REAL, args.events, path)
+    load = Path("/proc/loadavg").read_text().split()[:3]
     print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}, one process"
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}, "
+        f"load average {' '.join(load)} at start"
     )
-    print(f"{'path':<34}{'events':>8}{'seconds':>10}{'events/s':>12}")
-    print(f"{'hep_aa (read+cluster+features)':<34}{n_fast:>8}{fast:>10.2f}{fast_rate:>12,.0f}")
-    print(f"{'per-event PseudoJet reference':<34}{len(rows):>8}{slow:>10.2f}{slow_rate:>12,.0f}")
-    print(f"ratio: {fast_rate / slow_rate:.1f}x")
-
-    for size in args.sizes:
-        path = tmp / f"rss_{size}.h5"
-        if not path.exists():
-            make_file(path, source, size)
-        out = subprocess.run(
-            [sys.executable, __file__, "--rss-child", str(path)], capture_output=True, text=True, check=True
-        ).stdout.split()
-        n, seconds, peak = out[-3:]
-        mb = path.stat().st_size / 1e6
-        print(f"file {size:>7} events ({mb:,.0f} MB on disk): {n} events in {seconds} s, peak RSS {peak} MB")
+    if not args.skip_single:
+        single_core(path, load_revision(args.reference_rev, work), args.chunk_size, args.repeats)
+    if args.skip_e2e:
+        return
+    print(f"\n2. hep-aa features lhco {path.name} --set official (fresh process, whole tree sampled)")
+    print(
+        f"{'workers':>7}{'events':>10}{'wall s':>9}{'events/s':>10}{'peak ΣRSS MB':>14}{'peak ΣPSS MB':>14}"
+    )
+    walls = {}
+    for workers in (1, 2):
+        wall, rss, pss, n = end_to_end(path, workers, None, work)
+        walls[workers] = wall
+        print(f"{workers:>7}{n:>10}{wall:>9.1f}{n / wall:>10,.0f}{rss:>14,.0f}{pss:>14,.0f}")
+    print(f"speed-up on 2 workers: {walls[1] / walls[2]:.2f}×")
+    if args.big:
+        wall, rss, pss, n = end_to_end(args.big, 2, None, work)
+        print(
+            f"\n3. {args.big.name}: {n} events, 2 workers: {wall:.0f} s wall ({n / wall:,.0f} events/s), "
+            f"peak ΣRSS {rss:,.0f} MB, ΣPSS {pss:,.0f} MB"
+        )
+    print(f"load average at the end: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
 
 
 if __name__ == "__main__":

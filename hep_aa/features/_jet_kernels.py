@@ -71,15 +71,28 @@ def dist2(y1: float, phi1: float, y2: float, phi2: float) -> float:
 
 
 @_jit
-def _nn_nocross(i: int, m: int, y: np.ndarray, phi: np.ndarray, nn: np.ndarray, nnd: np.ndarray) -> None:
-    nnd[i] = R2
-    nn[i] = -1
+def _dist_row(i: int, m: int, y: np.ndarray, phi: np.ndarray, out: np.ndarray) -> None:
+    """out[k] = dist2(jet i, jet k) for k < m: branch-free, so the compiler vectorises it."""
+    yi, phii = y[i], phi[i]
     for k in range(m):
-        if k != i:
-            d = dist2(y[i], phi[i], y[k], phi[k])
-            if d < nnd[i]:
-                nnd[i] = d
-                nn[i] = k
+        dphi = abs(phii - phi[k])
+        dphi = TWOPI - dphi if dphi > PI else dphi
+        dy = yi - y[k]
+        out[k] = dphi * dphi + dy * dy
+
+
+@_jit
+def _nn_nocross(
+    i: int, m: int, y: np.ndarray, phi: np.ndarray, nn: np.ndarray, nnd: np.ndarray, tmp: np.ndarray
+) -> None:
+    _dist_row(i, m, y, phi, tmp)
+    best, dbest = -1, R2
+    for k in range(m):
+        if k != i and tmp[k] < dbest:
+            dbest = tmp[k]
+            best = k
+    nnd[i] = dbest
+    nn[i] = best
 
 
 @_jit
@@ -105,6 +118,7 @@ def exclusive_kt_axes(
     y, phi, kt2 = np.empty(cap), np.empty(cap), np.empty(cap)
     nn = np.empty(cap, dtype=np.int64)
     nnd, dij = np.empty(cap), np.empty(cap)
+    tmp, dnew = np.empty(cap), np.empty(cap)
     for j in range(n_jets):
         lo = offsets[j]
         n = offsets[j + 1] - lo
@@ -118,8 +132,9 @@ def exclusive_kt_axes(
             nn[i] = -1
         # _bj_set_NN_crosscheck of each jet against the jets before it
         for i in range(1, n):
+            _dist_row(i, i, y, phi, tmp)
             for k in range(i):
-                d = dist2(y[i], phi[i], y[k], phi[k])
+                d = tmp[k]
                 if d < nnd[i]:
                     nnd[i] = d
                     nn[i] = k
@@ -164,13 +179,15 @@ def exclusive_kt_axes(
             y[a_], phi[a_], kt2[a_] = y[tail], phi[tail], kt2[tail]
             nn[a_], nnd[a_], dij[a_] = nn[tail], nnd[tail], dij[tail]
             m -= 1
+            if b_ >= 0:
+                _dist_row(b_, m, y, phi, dnew)  # the new jet's distance to every jet
             for i in range(m):
                 # (a beam step has b_ = -1: as in FastJet, jets without a neighbour look again)
                 if nn[i] == a_ or nn[i] == b_:
-                    _nn_nocross(i, m, y, phi, nn, nnd)
+                    _nn_nocross(i, m, y, phi, nn, nnd, tmp)
                     dij[i] = _dij(i, kt2, nn, nnd)
                 if b_ >= 0:
-                    d = dist2(y[i], phi[i], y[b_], phi[b_])
+                    d = dnew[i]
                     if d < nnd[i] and i != b_:
                         nnd[i] = d
                         nn[i] = b_
