@@ -157,6 +157,12 @@ def merge_lhco(inputs: tuple[str, ...], chunk_size: int, output: str) -> None:
     "rare events above w_max keep genWeight > 1, so the sample is exact).",
 )
 @click.option(
+    "--unweight-quantile",
+    type=click.FloatRange(min=0.0, min_open=True, max=1.0),
+    help="With --unweight: threshold w_max = this quantile of the first batch's weights instead of "
+    "1.5 x their maximum (e.g. 0.5: many more events kept, those above w_max carry genWeight > 1; exact).",
+)
+@click.option(
     "--pthat-min",
     type=click.FloatRange(min=0.0),
     help="Generator slice pT_hat > PTHAT_MIN [GeV] (pT of the hard-process V): e.g. 150 for the boosted region.",
@@ -181,6 +187,7 @@ def vh(
     process: str,
     points: tuple[str, ...],
     unweight_to: str | None,
+    unweight_quantile: float | None,
     pthat_min: float | None,
     bias_pow: float | None,
     bias_ref: float,
@@ -205,6 +212,7 @@ def vh(
             pthat_min=pthat_min,
             bias_pow=bias_pow,
             bias_ref=bias_ref,
+            unweight_quantile=unweight_quantile,
         )
     extra = f", unweighted to {unweight_to} (w_max {result.w_max:.3g})" if unweight_to else ""
     if result.n_effective < result.n_written - 0.5:

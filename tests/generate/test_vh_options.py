@@ -154,6 +154,27 @@ def test_pthat_slice_and_unweighting_on_top_of_bias(tmp_path: Path) -> None:
     with uproot.open(anomaly) as f:
         g = f["Events"]["genWeight"].array(library="np")
     assert np.all(g >= 1.0)  # unweighted, the rare events above w_max keep w/w_max
+    # a low threshold keeps many more events; those above it carry their excess weight
+    half = generate_vh(
+        tmp_path / "half.root",
+        30,
+        seed=6,
+        bias_pow=2.0,
+        points={"czbox": BENCHMARK_POINTS["czbox"].point},
+        unweight_to="czbox",
+        unweight_quantile=0.5,
+        batch_size=100,
+    )
+    assert half.n_generated <= res.n_generated
+    with uproot.open(tmp_path / "half.root") as f:
+        g = f["Events"]["genWeight"].array(library="np")
+    assert np.all(g >= 1.0)
+    assert np.any(g > 1.0)
+    assert half.n_effective < 30
+    with pytest.raises(ConfigError, match="unweight_quantile"):
+        generate_vh(
+            tmp_path / "x.root", 1, 1, points={"a": {"czz": 0.1}}, unweight_to="a", unweight_quantile=0
+        )
 
 
 @pytest.fixture(scope="module")
