@@ -279,3 +279,46 @@ def test_weight_column_is_passed_as_sample_weight(tmp_path: Path, ring_toy: dict
     assert provenance["sample_weight"] == "weight"
     provenance = json.loads((tmp_path / "plain" / "model.json").read_text())["provenance"]
     assert provenance["sample_weight"] is None
+
+
+def test_weights_of_an_anomalies_table_follow_the_known_anomaly_subsample(
+    tmp_path: Path, ring_toy: dict[str, np.ndarray]
+) -> None:
+    """--anomalies with a ``weight`` column, --features without: background events get unit
+    weights and the known anomalies keep their own weights through the seeded subsample."""
+    import torch
+
+    from hep_aa.config import load_config
+    from hep_aa.detector import make_detector
+
+    names = [f"f{i}" for i in range(ring_toy["background"].shape[1])]
+    bkg, anom = ring_toy["background"][:500], ring_toy["known"][:300]
+    features = tmp_path / "bkg.parquet"
+    write_table(features, bkg, names, labels=np.zeros(len(bkg)), types="background")
+    w_anom = np.linspace(0.1, 5.0, len(anom))
+    anomalies = tmp_path / "anom.parquet"
+    write_table(
+        anomalies, anom, names, labels=np.ones(len(anom)), types="known", spectators={"weight": w_anom}
+    )
+    config = tmp_path / "c.yaml"
+    config.write_text("version: 1\ntraining: {epochs: 2, device: cpu}\n")
+    argv = ["train", "--features", str(features), "--anomalies", str(anomalies), "--n-known", "100"]
+    argv += ["--method", "supervised", "--config", str(config), "--seed", "4", "--threads", "1"]
+    before = torch.get_num_threads()
+    try:
+        assert main([*argv, "-o", str(tmp_path / "cli")]) == 0
+        assert main([*argv, "--no-weights", "-o", str(tmp_path / "unweighted")]) == 0
+        pick = np.random.default_rng(4).choice(len(anom), 100, replace=False)
+        direct = make_detector("supervised", load_config(config), seed=4)
+        direct.fit(
+            np.vstack([bkg, anom[pick]]),
+            np.r_[np.zeros(len(bkg)), np.ones(100)],
+            sample_weight=np.r_[np.ones(len(bkg)), w_anom[pick]],
+            feature_names=names,
+        )
+    finally:
+        torch.set_num_threads(before)
+    cli, unweighted = _model_arrays(tmp_path / "cli"), _model_arrays(tmp_path / "unweighted")
+    for key, value in direct._arrays().items():
+        np.testing.assert_array_equal(cli[key], value)
+    assert any(not np.array_equal(cli[k], unweighted[k]) for k in cli)
