@@ -6,8 +6,6 @@ import json
 
 import click
 
-from hep_aa.config import load_config
-
 _FILES = click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=str))
 
 
@@ -25,6 +23,8 @@ def validate(files: tuple[str, ...]) -> None:
     several files are also checked merged, later ones winning, as Snakemake merges
     ``--configfile`` files.
     """
+    from hep_aa.config import load_config
+
     load_config(*files)
     click.echo(f"{' + '.join(files)}: valid")
 
@@ -40,6 +40,8 @@ def validate(files: tuple[str, ...]) -> None:
 def show(files: tuple[str, ...], output: str | None) -> None:
     """Print FILES merged (later files override earlier ones, as Snakemake does) as JSON with
     every default filled in."""
+    from hep_aa.config import load_config
+
     text = json.dumps(load_config(*files).to_dict(), indent=2)
     if output:
         from hep_aa.io.artifacts import atomic_write

@@ -112,7 +112,14 @@ def _modules_after(argv: list[str], cwd: Path) -> tuple[int, set[str]]:
 
 @pytest.mark.parametrize(
     "argv",
-    [["--help"], ["--version"], ["generate", "--help"], ["features", "--help"], ["config", "validate"]],
+    [
+        ["--help"],
+        ["--version"],
+        ["generate", "--help"],
+        ["features", "--help"],
+        ["config", "--help"],
+        ["config", "validate"],
+    ],
     ids=lambda a: " ".join(a),
 )
 def test_light_commands_import_no_scientific_stack(argv: list[str], repo_root: Path, tmp_path: Path) -> None:
@@ -122,6 +129,8 @@ def test_light_commands_import_no_scientific_stack(argv: list[str], repo_root: P
     assert code == 0
     leaked = sorted(m for m in SCIENTIFIC if m in modules)
     assert not leaked, f"hep-aa {' '.join(argv)} imported {leaked}"
+    if argv == ["config", "--help"]:  # the schema stack loads only to validate or show
+        assert "jsonschema" not in modules
     if argv[0] in ("--help", "--version"):  # the group alone: no subcommand module, no numpy
         assert not [m for m in modules if m.startswith("hep_aa.cli.") and m != "hep_aa.cli.main"]
         assert "numpy" not in modules
