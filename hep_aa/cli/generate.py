@@ -170,7 +170,8 @@ def merge_lhco(inputs: tuple[str, ...], chunk_size: int, output: str) -> None:
 @click.option(
     "--bias-pow",
     type=click.FloatRange(min=0.0, min_open=True, max=8.0),
-    help="Phase-space bias (pT_hat/BIAS_REF)^BIAS_POW; the exact compensating weight is written to genWeight (mean 1).",
+    help="Phase-space bias (pT_hat/BIAS_REF)^BIAS_POW populating the high-pT tail; without --unweight the exact "
+    "compensating weight is written to genWeight (normalised to mean 1), with --unweight it enters the accept-reject.",
 )
 @click.option("--bias-ref", default=100.0, show_default=True, type=click.FloatRange(min=0.0, min_open=True))
 @_detector_option("Delphes-CMS-card-like reconstruction or none (truth leptons, ghost-b-tagged jets).")
