@@ -20,6 +20,9 @@ and counted (``kept`` mask). Features per event (GeV, radians):
 with the lepton (ℓ⁻) Collins–Soper angles in the Z rest frame. The kinematics use only
 arithmetic, NumPy ufuncs and awkward functions, so :func:`vh_candidates` runs unchanged on
 eager awkward arrays and on dask-awkward collections (coffea's ``mode="dask"``).
+
+:func:`hard_process_features` works on the parton-level record of an LHE file instead (any
+production mode: h, tag jets, V, V decay; :data:`HIGGS_GROUPS`), for ``hep-aa features higgs``.
 """
 
 from __future__ import annotations
