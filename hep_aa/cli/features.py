@@ -78,6 +78,23 @@ def _lhco_range(task: _LHCOTask) -> _LHCOResult:
         raise HepAAError(f"{path}: jet features of {where} failed ({type(exc).__name__}: {reason})") from None
 
 
+def _lhco_range_in_worker(task: _LHCOTask) -> _LHCOResult:
+    """:func:`_lhco_range` in a pool worker, which then hands its freed heap back to the
+    system (glibc otherwise keeps the pages of a chunk's temporaries, as dask's workers do)."""
+    try:
+        return _lhco_range(task)
+    finally:
+        _trim_heap()
+
+
+def _trim_heap() -> None:
+    import ctypes
+
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # glibc only
+    if trim is not None:
+        trim(0)
+
+
 def _run_lhco_tasks(tasks: list[_LHCOTask], workers: int) -> Iterator[_LHCOResult]:
     """Results of ``tasks`` in order: in this process, or in a pool of ``workers`` processes
     (forkserver where the platform has it, else spawn: no fork of a process holding threads)."""
@@ -94,7 +111,7 @@ def _run_lhco_tasks(tasks: list[_LHCOTask], workers: int) -> Iterator[_LHCOResul
         max_workers=min(workers, len(tasks)), mp_context=multiprocessing.get_context(method)
     )
     try:
-        futures = [pool.submit(_lhco_range, task) for task in tasks]
+        futures = [pool.submit(_lhco_range_in_worker, task) for task in tasks]
         for task, future in zip(tasks, futures, strict=True):
             try:
                 yield future.result()
