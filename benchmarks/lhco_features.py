@@ -181,22 +181,39 @@ def _memory(pids: list[int]) -> tuple[int, int]:
     return rss, pss
 
 
-def end_to_end(path: Path, workers: int, chunk: int | None, workdir: Path) -> tuple[float, float, float, int]:
-    """Wall seconds, peak Σ RSS and Σ PSS (MB) of the process tree, events written."""
+def _cpu(pids: list[int], seen: dict[int, float]) -> None:
+    """Record user + system CPU seconds of each process (the last sample of each counts)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        seen[p] = (int(fields[11]) + int(fields[12])) / tick
+
+
+def end_to_end(
+    path: Path, workers: int, chunk: int | None, workdir: Path, extra: tuple[str, ...] = ()
+) -> tuple[float, float, float, float, int]:
+    """Wall seconds, CPU seconds of the whole process tree, peak Σ RSS and Σ PSS (MB) of the
+    tree, events written."""
     out = workdir / f"e2e_{path.stem}_{workers}.parquet"
     cli = "import sys; from hep_aa.cli.main import main; sys.exit(main())"
-    cmd = [sys.executable, "-c", cli, "features", "lhco", str(path), "--set", "official"]
+    cmd = [sys.executable, "-c", cli, "features", "lhco", str(path), "--set", "official", *extra]
     cmd += ["--workers", str(workers), "-o", str(out)]
     if chunk:
         cmd += ["--chunk-size", str(chunk)]
     peak = [0, 0]
+    cpu: dict[int, float] = {}
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            rss, pss = _memory(_tree(proc.pid))
+            pids = _tree(proc.pid)
+            rss, pss = _memory(pids)
+            _cpu(pids, cpu)
             peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
             time.sleep(0.1)
 
@@ -209,7 +226,13 @@ def end_to_end(path: Path, workers: int, chunk: int | None, workdir: Path) -> tu
     if proc.returncode:
         raise SystemExit(f"{cmd} failed with {proc.returncode}")
     n = int(stdout.split(": ", 1)[1].split()[0])
-    return wall, peak[0] / 1024, peak[1] / 1024, n
+    busiest = max((v for p, v in cpu.items() if p != proc.pid), default=0.0)
+    print(
+        f"    [{workers} worker(s)] CPU s: whole tree {sum(cpu.values()):.1f}, main process "
+        f"{cpu.get(proc.pid, 0.0):.1f}, busiest other process {busiest:.1f} -> wall on {max(workers, 1)} idle "
+        f"core(s) ≈ {cpu.get(proc.pid, 0.0) + busiest:.1f} s"
+    )
+    return wall, sum(cpu.values()), peak[0] / 1024, peak[1] / 1024, n
 
 
 def main() -> None:
@@ -222,6 +245,9 @@ def main() -> None:
     parser.add_argument("--chunk-size", type=int, default=2_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--big", type=Path, help="a large LHCO file run end to end with --workers 2")
+    parser.add_argument(
+        "--big-range", type=int, nargs=2, metavar=("START", "STOP"), help="event range of --big"
+    )
     parser.add_argument("--skip-single", action="store_true", help="only the end-to-end runs")
     parser.add_argument("--skip-e2e", action="store_true", help="only the single-core comparison")
     parser.add_argument("--workdir", type=Path)
@@ -239,22 +265,31 @@ def main() -> None:
     )
     if not args.skip_single:
         single_core(path, load_revision(args.reference_rev, work), args.chunk_size, args.repeats)
-    if args.skip_e2e:
-        return
-    print(f"\n2. hep-aa features lhco {path.name} --set official (fresh process, whole tree sampled)")
-    print(
-        f"{'workers':>7}{'events':>10}{'wall s':>9}{'events/s':>10}{'peak ΣRSS MB':>14}{'peak ΣPSS MB':>14}"
-    )
-    walls = {}
-    for workers in (1, 2):
-        wall, rss, pss, n = end_to_end(path, workers, None, work)
-        walls[workers] = wall
-        print(f"{workers:>7}{n:>10}{wall:>9.1f}{n / wall:>10,.0f}{rss:>14,.0f}{pss:>14,.0f}")
-    print(f"speed-up on 2 workers: {walls[1] / walls[2]:.2f}×")
-    if args.big:
-        wall, rss, pss, n = end_to_end(args.big, 2, None, work)
+    if not args.skip_e2e:
+        print(f"\n2. hep-aa features lhco {path.name} --set official (fresh process, whole tree sampled)")
         print(
-            f"\n3. {args.big.name}: {n} events, 2 workers: {wall:.0f} s wall ({n / wall:,.0f} events/s), "
+            f"{'workers':>7}{'events':>9}{'wall s':>8}{'ev/s':>7}{'CPU s':>8}"
+            f"{'ev/CPU-s':>9}{'peak ΣRSS MB':>13}{'peak ΣPSS MB':>13}"
+        )
+        walls, cpus = {}, {}
+        for workers in (1, 2):
+            wall, cpu, rss, pss, n = end_to_end(path, workers, None, work)
+            walls[workers], cpus[workers] = wall, cpu
+            print(
+                f"{workers:>7}{n:>9}{wall:>8.1f}{n / wall:>7,.0f}{cpu:>8.1f}{n / cpu:>9,.0f}{rss:>13,.0f}{pss:>13,.0f}"
+            )
+        print(
+            f"speed-up on 2 workers: {walls[1] / walls[2]:.2f}× wall; CPU time of the 2-worker tree "
+            f"= {cpus[2] / cpus[1]:.2f}× the single process's"
+        )
+    if args.big:
+        extra = (
+            ("--start", str(args.big_range[0]), "--stop", str(args.big_range[1])) if args.big_range else ()
+        )
+        wall, cpu, rss, pss, n = end_to_end(args.big, 2, None, work, extra)
+        print(
+            f"\n3. {args.big.name} {' '.join(extra)}: {n} events, 2 workers: {wall:.0f} s wall "
+            f"({n / wall:,.0f} events/s), {cpu:.0f} CPU s ({n / cpu:,.0f} events per CPU s), "
             f"peak ΣRSS {rss:,.0f} MB, ΣPSS {pss:,.0f} MB"
         )
     print(f"load average at the end: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
