@@ -121,10 +121,11 @@ def _flat_momenta(particles: ak.Array) -> tuple[np.ndarray, np.ndarray, np.ndarr
     ``pt, eta, phi, mass`` records (LHCO, Delphes) are converted with vector's own formulas,
     on flat NumPy arrays; ``px, py, pz, E`` records are taken as they are; anything else
     vector understands goes through vector."""
-    packed = ak.to_packed(particles)
-    layout = packed.layout
-    while isinstance(layout, ak.contents.IndexedOptionArray | ak.contents.UnmaskedArray):
-        layout = layout.content
+    layout = ak.to_packed(particles).layout
+    if layout.is_option or layout.purelist_depth != 2:
+        raise ValueError(
+            f"particles must be a list of particles per event (n_events, var), got type {particles.type}"
+        )
     if not isinstance(layout, ak.contents.ListOffsetArray):
         layout = ak.to_layout(ak.Array(layout)).to_ListOffsetArray64(True)
     offsets = np.asarray(layout.offsets.data, dtype=np.int64)

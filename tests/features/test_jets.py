@@ -280,6 +280,8 @@ def test_tiny_and_empty_jets() -> None:
     assert taus[2, 1] == 0
     assert taus[3, 2] == 0
     assert taus[4, 2] > 0
+    with pytest.raises(ValueError, match="a list of particles per event"):
+        jet_features(ak.mask(jets, [True, False, True, True, True]))
     empty = jet_features(jets[:0])
     assert len(empty.kept) == 0
     assert len(empty.columns["mjj"]) == 0
