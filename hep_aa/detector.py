@@ -49,7 +49,7 @@ from hep_aa._version import __version__
 from hep_aa.exceptions import DataFormatError, ModelError
 from hep_aa.io.artifacts import MODEL_SIDECAR, MODEL_WEIGHTS, load_model_folder, save_model_folder
 from hep_aa.io.model_schema import MODEL_FORMAT, MODEL_FORMAT_VERSION
-from hep_aa.models import MLPVAE, ConvVAE, MLPClassifier
+from hep_aa.saved_model import build_network, network_scores
 from hep_aa.training import (
     Scaler,
     finetune,
@@ -59,7 +59,6 @@ from hep_aa.training import (
     train_classifier,
     uniform_synthetic,
 )
-from hep_aa.training.loops import _evaluate
 
 if TYPE_CHECKING:
     from hep_aa.config import Config
@@ -421,16 +420,6 @@ class _TorchDetector(_Detector):
     def _build_module(self) -> torch.nn.Module:
         raise NotImplementedError
 
-    def _scoring(self, X: Any) -> tuple[torch.nn.Module, torch.Tensor]:
-        """A float64 copy of the network and the scaled X: scores do not depend on how many
-        events are scored together (float32 matrix products differ with the batch shape)."""
-        import copy
-
-        x = self._transform(X)
-        device = self._device()
-        module = copy.deepcopy(self.module_).to(device=device, dtype=torch.float64).eval()
-        return module, torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64)).to(device)
-
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state.pop("_generator", None)  # torch.Generator does not pickle; only fit/fine_tune use it
@@ -606,13 +595,7 @@ class AnomalyAwareVAE(_TorchDetector):
         self.contamination = contamination
 
     def _build_module(self) -> torch.nn.Module:
-        if self.architecture == "mlp":
-            return MLPVAE(self.n_features_in_, tuple(self.hidden), self.latent_dim, self.beta, self.decoder)  # type: ignore[arg-type]
-        if self.architecture == "conv":
-            return ConvVAE(
-                self.n_features_in_, latent_dim=self.latent_dim, beta=self.beta, decoder=self.decoder
-            )  # type: ignore[arg-type]
-        raise ModelError(f"architecture must be 'mlp' or 'conv', got {self.architecture!r}")
+        return build_network("vae", self.n_features_in_, self.get_params())
 
     def fit(
         self, X: Any, y: Any = None, sample_weight: Any = None, *, feature_names: list[str] | None = None
@@ -738,9 +721,8 @@ class AnomalyAwareVAE(_TorchDetector):
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Anomaly score E(x) with z = μ, shape (n_events,); higher = more anomalous."""
-        module, x = self._scoring(X)
-        total, recon = _evaluate(module, x)  # type: ignore[arg-type]
-        return (recon if self.anomaly_error == "reconstruction" else total).astype(np.float64)
+        x = self._transform(X)  # checks that the model is fitted
+        return network_scores("vae", self.module_, x, self._device(), self.anomaly_error)
 
     def encode(self, X: Any) -> np.ndarray:
         """Posterior means μ, shape (n_events, latent_dim) (for latent-space plots)."""
@@ -825,7 +807,7 @@ class SyntheticAnomalyClassifier(_TorchDetector):
         self.contamination = contamination
 
     def _build_module(self) -> torch.nn.Module:
-        return MLPClassifier(self.n_features_in_, tuple(self.hidden))
+        return build_network("classifier", self.n_features_in_, self.get_params())
 
     def fit(
         self, X: Any, y: Any = None, sample_weight: Any = None, *, feature_names: list[str] | None = None
@@ -904,10 +886,8 @@ class SyntheticAnomalyClassifier(_TorchDetector):
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Classifier logit, shape (n_events,); higher = more anomalous."""
-        module, x = self._scoring(X)
-        with torch.no_grad():
-            out = torch.cat([module(x[i : i + 65536]) for i in range(0, len(x), 65536)])
-        return out.cpu().numpy().astype(np.float64)
+        x = self._transform(X)  # checks that the model is fitted
+        return network_scores("classifier", self.module_, x, self._device(), "")
 
 
 class SupervisedClassifier(SyntheticAnomalyClassifier):

@@ -378,10 +378,15 @@ def score(model_dir: str, features_path: str, output: str, threads: int | None =
 def _score_table(model_dir: str, table: object, features_path: str, output: str) -> None:
     """Score every event of ``table`` (read from ``features_path``) with the model saved in
     ``model_dir`` and write the score table ``output`` (spectators such as ``weight`` kept)."""
-    from hep_aa.detector import load_detector
     from hep_aa.io.artifacts import write_table
+    from hep_aa.saved_model import load_scorer
 
-    detector = load_detector(model_dir)
+    # torch models are restored without scikit-learn (its import costs more than the scoring)
+    detector = load_scorer(model_dir)
+    if detector is None:
+        from hep_aa.detector import load_detector
+
+        detector = load_detector(model_dir)
     if list(table.feature_names) != list(detector.feature_names_in_):  # type: ignore[attr-defined]
         raise DataFormatError(
             f"{features_path}: feature columns {list(table.feature_names)} differ from the model's "  # type: ignore[attr-defined]
@@ -405,7 +410,7 @@ def _score_table(model_dir: str, table: object, features_path: str, output: str)
         metadata={
             "kind": "scores",
             "model": model_dir,
-            "model_class": type(detector).__name__,
+            "model_class": getattr(detector, "class_name", type(detector).__name__),
             "method": provenance.get("method"),
             "seed": provenance.get("seed"),
             "known_types": provenance.get("known_types", []),
