@@ -48,8 +48,8 @@ rule features_lhco_file:
         event_range=lambda wc: W.lhco_range_args(config, int(wc.part)),
     threads: 2
     resources:
-        mem_mb=3000,
-        runtime=240,
+        mem_mb=1500,
+        runtime=30,
     conda:
         "../../envs/hep-aa.yaml"
     shell:
