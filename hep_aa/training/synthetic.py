@@ -43,8 +43,13 @@ def uniform_synthetic(
     device: torch.device | str = "cpu",
     dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
-    """``n`` points uniform in the box [low, high], shape (n, n_features), on ``device``."""
-    lo = torch.as_tensor(low, dtype=dtype)
-    hi = torch.as_tensor(high, dtype=dtype)
-    u = torch.rand((n, lo.numel()), generator=generator, dtype=dtype)
+    """``n`` points uniform in the box [low, high], shape (n, n_features), on ``device``.
+
+    Drawn where ``generator`` lives: a generator on ``device`` draws there (no host-to-device
+    copy); a CPU generator draws on the host and the points are copied once.
+    """
+    where = generator.device
+    lo = torch.as_tensor(low, dtype=dtype, device=where)
+    hi = torch.as_tensor(high, dtype=dtype, device=where)
+    u = torch.rand((n, lo.numel()), generator=generator, dtype=dtype, device=where)
     return (lo + u * (hi - lo)).to(device)

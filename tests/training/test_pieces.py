@@ -79,3 +79,15 @@ def test_resolve_device() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="CUDA is not available"):
             resolve_device("cuda")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_uniform_synthetic_draws_on_the_generators_device() -> None:
+    low, high = np.zeros(3), np.ones(3)
+    on_gpu = uniform_synthetic(10, low, high, generator=torch.Generator("cuda").manual_seed(0), device="cuda")
+    assert on_gpu.device.type == "cuda"
+    from_cpu = uniform_synthetic(10, low, high, generator=torch.Generator().manual_seed(0), device="cuda")
+    torch.testing.assert_close(
+        from_cpu.cpu(), uniform_synthetic(10, low, high, generator=torch.Generator().manual_seed(0))
+    )
