@@ -30,8 +30,9 @@ class VAEOutput:
 
     Unpacks as ``recon, mu, logvar``. A Bernoulli decoder's forward pass keeps its logits
     (:meth:`from_logits`): the loss is then computed from them with
-    :func:`~torch.nn.functional.binary_cross_entropy_with_logits` (stable, and 3× cheaper than
-    sigmoid followed by BCE), and ``recon`` applies the sigmoid only when it is read.
+    :func:`~torch.nn.functional.binary_cross_entropy_with_logits` (exact where the sigmoid
+    saturates, autocast-safe, and 6–7× cheaper than sigmoid followed by BCE on CPU), and
+    ``recon`` applies the sigmoid only when it is read.
 
     Attributes
     ----------
