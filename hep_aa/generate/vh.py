@@ -1,9 +1,11 @@
 """Z h and W h events with Pythia 8 and SMEFT matrix-element reweighting, as NanoAOD-like ROOT.
 
 Process: ``HiggsSM:ffbar2HZ`` at √s = 13 TeV, Z → e⁺e⁻ / μ⁺μ⁻, h → b b̄ (m_h = 125 GeV), with
-shower, MPI and hadronisation. For every event the hard-process momenta (incoming q q̄, the
-h, and the Z-decay leptons boosted back to the hard-process Z frame, so that momentum is
-conserved exactly) feed :func:`hep_aa.generate.smeft.me_components`; the per-event SMEFT
+shower, MPI and hadronisation (or ``HiggsSM:ffbar2HW``, W → eν / μν, with ``process="wh"``).
+For every event the hard-process momenta (incoming q q̄, the h, and the V-decay leptons boosted
+back to the hard-process V frame, so that momentum is conserved exactly) feed
+:func:`hep_aa.generate.smeft.me_components` (Z h) or
+:func:`hep_aa.generate.smeft.me_components_wh` (W h); the per-event SMEFT
 weight components normalised to the SM (``SMEFT_lin_<p>``, ``SMEFT_quad_<p>_<q>``, SM = 1)
 are stored, so any parameter point is an exact reweighting:
 ``w(c) = 1 + Σ c_p lin_p + Σ c_p c_q quad_pq``; named points are stored as
@@ -24,7 +26,9 @@ associated to it; MET is minus the vector sum of visible particles with |η| < 4
 
 The output is a TTree ``Events`` (written with uproot ``mktree``, atomically) with ``run``,
 ``luminosityBlock``, ``event``, ``genWeight``, ``Electron_*``, ``Muon_*``, ``Jet_*``, ``MET_*``,
-``GenZ_*``, ``GenH_*`` and the weights, readable with coffea's ``NanoAODSchema``.
+``GenZ_*`` (W h: ``GenW_*`` with ``GenW_charge``; the reconstruction is the same, so a W h event
+has one lepton, MET and the b jets), ``GenH_*``, ``Generator_id1/2`` (incoming quark and
+antiquark) and the weights, readable with coffea's ``NanoAODSchema``.
 
 An "anomaly" sample at a parameter point is made by partial unweighting: accept–reject on
 W/w_max with W = Pythia's event weight × w(c) and w_max = 1.5 × the largest W of the first
