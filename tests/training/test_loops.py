@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import sys
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -152,7 +151,7 @@ def test_same_seed_same_history_to_the_last_digit(loop: str) -> None:
 @pytest.mark.parametrize("loop", list(LOOPS))
 def test_cuda_syncs_do_not_grow_with_the_number_of_steps(loop: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # torch's own sync detector: one warning per blocking synchronisation
-    monkeypatch.setattr(sys.modules[__name__], "DEVICE", torch.device("cuda"))
+    monkeypatch.setitem(globals(), "DEVICE", torch.device("cuda"))
     counts = []
     for n in (3 * BATCH, 12 * BATCH):
         LOOPS[loop](n)  # warm-up: lazy CUDA initialisation syncs once
@@ -171,7 +170,7 @@ def test_cuda_syncs_do_not_grow_with_the_number_of_steps(loop: str, monkeypatch:
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_bernoulli_vae_trains_under_bf16_autocast(monkeypatch: pytest.MonkeyPatch) -> None:
     # F.binary_cross_entropy refuses autocast; the loss from the logits is autocast-safe
-    monkeypatch.setattr(sys.modules[__name__], "DEVICE", torch.device("cuda"))
+    monkeypatch.setitem(globals(), "DEVICE", torch.device("cuda"))
     torch.manual_seed(0)
     x = _data(8 * BATCH, bernoulli=True)
     model = MLPVAE(6, (16, 8), 3, decoder="bernoulli").to(DEVICE)
