@@ -18,6 +18,7 @@ Layout under ``results/``::
 from __future__ import annotations
 
 import importlib.resources
+import itertools
 import json
 import logging
 from collections.abc import Iterable, Mapping
@@ -103,6 +104,8 @@ def _coerce_strings(data: Any, schema: Mapping[str, Any]) -> Any:
     """Undo Snakemake's ``--config`` parsing of nested values as strings
     (``--config 'training={patience: 3}'`` gives ``"3"``): a string where the schema wants a
     number, boolean or null is read as YAML when that gives the wanted type."""
+    if isinstance(data, Mapping) and "oneOf" in schema:  # e.g. a named point or a mapping
+        schema = next((s for s in schema["oneOf"] if s.get("type") == "object"), schema)
     if isinstance(data, Mapping):
         props = schema.get("properties", {})
         extra = schema.get("additionalProperties")
@@ -251,8 +254,8 @@ def lhco_file_ranges(config: Mapping[str, Any]) -> list[tuple[int, int]]:
     if not path or not Path(path).exists():
         return [(0, 0)]
     n = _count_lhco_events(path)
-    edges = list(range(0, n, per_job)) + [n]
-    return list(zip(edges[:-1], edges[1:], strict=True)) or [(0, 0)]
+    edges = [*range(0, n, per_job), n]
+    return list(itertools.pairwise(edges)) or [(0, 0)]
 
 
 def lhco_range_args(config: Mapping[str, Any], part: int) -> str:
@@ -309,20 +312,35 @@ def mnist_args(config: Mapping[str, Any]) -> str:
     return " ".join(args)
 
 
-def _point_arg(name: str, point: Mapping[str, float]) -> str:
-    return f"--point {name}=" + ",".join(f"{k}:{v:g}" for k, v in point.items())
+def _point_arg(name: str, point: str | Mapping[str, float]) -> tuple[str, str]:
+    """``--point`` option of a named benchmark (its own name) or of a coupling mapping (named
+    ``name``), and the name its weight is stored under."""
+    if isinstance(point, str):
+        return f"--point {point}", point
+    return f"--point {name}=" + ",".join(f"{k}:{v:g}" for k, v in point.items()), name
 
 
 def vh_sample_args(config: Mapping[str, Any], sample: str, chunk: int) -> str:
-    """Command-line options of ``hep-aa generate vh`` for one chunk of a sample."""
+    """Command-line options of ``hep-aa generate vh`` for one chunk of a sample: every sample
+    in the ``pthat_min`` slice and carrying both points' weights; the SMEFT samples unweighted
+    to their point (partial unweighting at ``unweight_quantile``, with the phase-space bias)."""
     vh = config["datasets"]["vh"]
     total = vh["n_events"] if sample == "sm" else vh["n_anomaly"]
-    args = [f"--n-events {_split_count(total, vh['chunks'], chunk)}", _point_arg("known", vh["point"])]
-    args.append(_point_arg("unseen", vh["unseen_point"]))
-    if sample == "smeft":
-        args.append("--unweight known")
-    elif sample == "unseen":
-        args.append("--unweight unseen")
+    known, known_name = _point_arg("known", vh["point"])
+    unseen, unseen_name = _point_arg("unseen", vh["unseen_point"])
+    if known_name == unseen_name:
+        raise ValueError(
+            f"datasets.vh.point and unseen_point are the same benchmark {known_name!r}; choose two points"
+        )
+    args = [f"--n-events {_split_count(total, vh['chunks'], chunk)}", known, unseen]
+    if vh["pthat_min"] is not None:
+        args.append(f"--pthat-min {float(vh['pthat_min']):g}")
+    if sample != "sm":
+        args.append(f"--unweight {known_name if sample == 'smeft' else unseen_name}")
+        if vh["anomaly_bias_pow"] is not None:
+            args.append(f"--bias-pow {float(vh['anomaly_bias_pow']):g} --bias-ref {float(vh['anomaly_bias_ref']):g}")
+        if vh["unweight_quantile"] is not None:
+            args.append(f"--unweight-quantile {float(vh['unweight_quantile']):g}")
     return " ".join(args)
 
 

@@ -36,7 +36,9 @@ def test_targets_and_arguments(repo_root: Path) -> None:
     cfg = load_config(repo_root / "workflows" / "config.yaml").to_dict()
     assert W.datasets(cfg) == ["lhco", "mnist", "vh"]  # cicids: skipped while its path is null
     assert W.known_types(cfg, "vh") == ["smeft_known"]
-    assert "--unweight unseen" in W.vh_sample_args(cfg, "unseen", 0)
+    assert "--unweight czbox" in W.vh_sample_args(cfg, "unseen", 0)
+    assert "--pthat-min 150" in W.vh_sample_args(cfg, "sm", 0)
+    assert "--unweight" not in W.vh_sample_args(cfg, "sm", 0)
     assert W.vh_feature_args("sm") == "--label 0 --type background"
     assert "results/summary.md" in W.targets(cfg)
     assert "results/lhco/plots" in W.targets(cfg)

@@ -67,8 +67,12 @@ class VhConfig:
     n_events: int
     n_anomaly: int
     chunks: int
-    point: Mapping[str, float]
-    unseen_point: Mapping[str, float]
+    point: str | Mapping[str, float]
+    unseen_point: str | Mapping[str, float]
+    pthat_min: float | None
+    anomaly_bias_pow: float | None
+    anomaly_bias_ref: float
+    unweight_quantile: float | None
 
 
 @dataclasses.dataclass(frozen=True)

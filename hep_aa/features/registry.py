@@ -430,13 +430,13 @@ ANOMALY_TYPES: dict[str, AnomalyType] = {
         AnomalyType("smeft", r"SMEFT $Zh$", "SMEFT-reweighted Z h events"),
         AnomalyType(
             "smeft_known",
-            r"SMEFT $Zh$, $\delta g^{Zh}_{uL,dL}$",
-            "left-handed Z-q-q-h contact terms (datasets.vh.point)",
+            r"SMEFT $Zh$, seen point",
+            "SMEFT Z h at datasets.vh.point (default contact_uL: left-handed hZuu contact term)",
         ),
         AnomalyType(
             "smeft_unseen",
-            r"SMEFT $Zh$, $\delta g^{Zh}_{dR}$",
-            "right-handed down-quark contact term (datasets.vh.unseen_point)",
+            r"SMEFT $Zh$, unseen point",
+            "SMEFT Z h at datasets.vh.unseen_point (default czbox: the hZZ form factor c_z-box)",
         ),
         # MNIST paper protocol (hep_aa.features.images)
         AnomalyType("fashion-mnist", "Fashion-MNIST", "Fashion-MNIST images (known anomaly of the paper)"),

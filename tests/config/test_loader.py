@@ -22,7 +22,8 @@ def test_default_config_is_valid(repo_root: Path) -> None:
     assert cfg.version == 1
     assert cfg.seeds == (0, 1, 2)
     assert cfg.model.hidden == (64, 32)
-    assert cfg.datasets.vh.point["dgzh_uL"] == pytest.approx(0.001)
+    assert cfg.datasets.vh.point == "contact_uL"
+    assert cfg.datasets.vh.pthat_min == pytest.approx(150.0)
 
 
 def test_default_config_spells_out_every_schema_key(repo_root: Path) -> None:
