@@ -39,7 +39,9 @@ import numpy as np
 
 METHODS = ("vae", "aa-vae", "iforest", "supervised")
 SEEDS = (0, 1)
-VH_POINTS = ["--point", "known=dgzh_uL:0.001,dgzh_dL:-0.001", "--point", "unseen=dgzh_dR:0.001"]
+VH_POINTS = ["--point", "contact_uL", "--point", "czbox", "--pthat-min", "150"]
+#: SMEFT samples as the workflow makes them: biased towards high pT, partially unweighted (exact)
+VH_ANOMALY = ["--bias-pow", "3", "--bias-ref", "150", "--unweight-quantile", "0.5"]
 
 
 def hep_aa(*args: str) -> None:
@@ -177,8 +179,8 @@ def vh(data: Path | None, work: Path, out: Path, quick: bool) -> None:
     tables = []
     samples = (
         ("sm", 1200 if quick else 3000, [], 0, "background"),
-        ("smeft", 400 if quick else 1000, ["--unweight", "known"], 1, "smeft_known"),
-        ("unseen", 400 if quick else 1000, ["--unweight", "unseen"], 1, "smeft_unseen"),
+        ("smeft", 500 if quick else 1200, ["--unweight", "contact_uL", *VH_ANOMALY], 1, "smeft_known"),
+        ("unseen", 500 if quick else 1200, ["--unweight", "czbox", *VH_ANOMALY], 1, "smeft_unseen"),
     )
     for i, (sample, n, extra, label, kind) in enumerate(samples):
         root = work / f"{sample}.root"

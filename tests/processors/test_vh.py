@@ -357,3 +357,16 @@ def test_features_vh_reader_applies_the_processors_selection(shared_data: Path, 
     for (step, a), b in zip(via_reader[1].items(), via_processor[1].values(), strict=True):
         assert ak.to_list(a) == ak.to_list(b), step
     assert ak.to_list(ak.is_none(via_reader[0])) == ak.to_list(ak.is_none(via_processor[0]))
+
+
+def test_vh_table_hints_reach_the_model(setup: dict[str, Path]) -> None:
+    """``features vh`` records the small-table training hints; ``train`` applies them where the
+    config leaves the schema default (batch size, AA fine-tune length and margin)."""
+    import json
+
+    from hep_aa.io.artifacts import read_table
+
+    hints = read_table(setup["table"]).metadata["model_hints"]
+    assert hints == {"batch_size": 64, "finetune_epochs": 60, "margin": 16.0}
+    params = json.loads((setup["model"] / "model.json").read_text())["hyperparameters"]
+    assert (params["batch_size"], params["finetune_epochs"], params["margin"]) == (64, 60, 16.0)
