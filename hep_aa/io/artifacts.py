@@ -565,7 +565,9 @@ def read_table(path: str | os.PathLike[str], *, check_finite: bool = True) -> Fe
     if p.is_dir():
         raise DataFormatError(f"{p}: is a folder; pass a parquet feature or score table")
     try:
-        table = pq.read_table(p)
+        # ParquetFile reads the whole file without pyarrow.dataset (and the pandas it imports)
+        with pq.ParquetFile(p) as handle:
+            table = handle.read()
     except FileNotFoundError:
         raise DataFormatError(f"{p}: file not found") from None
     except (OSError, pa.ArrowException) as exc:
