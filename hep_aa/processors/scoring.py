@@ -188,7 +188,8 @@ def event_model(events: Any, *, selection: ObjectSelection | None = None, weight
     selection : ObjectSelection, optional
         Decides which b-tag discriminant is read.
     weight : str, optional
-        Event-weight branch; default ``genWeight`` when present, else 1.
+        Per-event weight factor branch (e.g. ``SMEFTweight_<point>``); the event weight is
+        ``genWeight`` (1 when absent) times this branch, as in ``hep-aa features vh``.
     """
     sel = selection or DEFAULT_SELECTION
     fields = events.fields
@@ -240,14 +241,14 @@ def event_model(events: Any, *, selection: ObjectSelection | None = None, weight
         [_leptons(ele, 11, id_level=e_id, iso=e_iso), _leptons(mu, 13, id_level=m_id, iso=m_iso)], axis=1
     )
     leptons = leptons[ak.argsort(leptons.pt, axis=1, ascending=False)]
-    if weight is not None:
-        if weight not in fields:
-            raise DataFormatError(f"events have no weight branch {weight!r}")
-        w = ak.values_astype(events[weight], np.float64)
-    elif "genWeight" in fields:
+    if "genWeight" in fields:
         w = ak.values_astype(events.genWeight, np.float64)
     else:
         w = 0.0 * ak.num(jets, axis=1) + 1.0
+    if weight is not None and weight != "genWeight":
+        if weight not in fields:
+            raise DataFormatError(f"events have no weight branch {weight!r}")
+        w = w * ak.values_astype(events[weight], np.float64)
     return ak.zip({"leptons": leptons, "jets": jets, "weight": w}, depth_limit=1)
 
 

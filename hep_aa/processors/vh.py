@@ -146,7 +146,8 @@ class AnomalyScoreProcessor(processor.ProcessorABC):
     min_pt_z : float
         Extra selection pT(Z) > this [GeV] (0 = none), counted in the cutflow.
     weight : str, optional
-        Event-weight branch (default ``genWeight`` when present, else 1).
+        Per-event weight factor branch; the event weight is ``genWeight`` (1 when absent)
+        times it, as in ``hep-aa features vh``.
     device : str
         Device of the scorer on the worker.
 

@@ -370,3 +370,19 @@ def test_vh_table_hints_reach_the_model(setup: dict[str, Path]) -> None:
     assert hints == {"batch_size": 64, "finetune_epochs": 60, "margin": 16.0}
     params = json.loads((setup["model"] / "model.json").read_text())["hyperparameters"]
     assert (params["batch_size"], params["finetune_epochs"], params["margin"]) == (64, 60, 16.0)
+
+
+def test_weight_branch_multiplies_the_generator_weight(setup: dict[str, Path]) -> None:
+    """The processor's event weight is genWeight x the --weight branch, as in ``features vh``."""
+    from hep_aa.processors import event_model
+
+    events = _events(setup["events"], "eager")
+    factor = np.linspace(-1.0, 2.0, len(events))  # a SMEFT weight ratio may be negative
+    events["wfactor"] = ak.Array(factor)
+    events["genWeight"] = ak.Array(np.linspace(0.5, 1.5, len(events)).astype(np.float32))
+    model = event_model(events, weight="wfactor")
+    expected = ak.to_numpy(events.genWeight).astype(np.float64) * factor
+    np.testing.assert_allclose(ak.to_numpy(model.weight), expected, rtol=1e-12)
+    np.testing.assert_allclose(
+        ak.to_numpy(event_model(events).weight), ak.to_numpy(events.genWeight).astype(np.float64)
+    )
