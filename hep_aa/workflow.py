@@ -338,7 +338,9 @@ def vh_sample_args(config: Mapping[str, Any], sample: str, chunk: int) -> str:
     if sample != "sm":
         args.append(f"--unweight {known_name if sample == 'smeft' else unseen_name}")
         if vh["anomaly_bias_pow"] is not None:
-            args.append(f"--bias-pow {float(vh['anomaly_bias_pow']):g} --bias-ref {float(vh['anomaly_bias_ref']):g}")
+            args.append(
+                f"--bias-pow {float(vh['anomaly_bias_pow']):g} --bias-ref {float(vh['anomaly_bias_ref']):g}"
+            )
         if vh["unweight_quantile"] is not None:
             args.append(f"--unweight-quantile {float(vh['unweight_quantile']):g}")
     return " ".join(args)
