@@ -375,4 +375,4 @@ def test_as_a_module_with_prefix_and_nested_config(tmp_path: Path, repo_root: Pa
         env={k: v for k, v in os.environ.items() if k != "HEP_AA_SOURCE"},
     )
     assert f"HEP_AA_SOURCE={repo_root}\n" in dry.stdout, dry.stdout[-2000:] + dry.stderr[-2000:]
-    assert (prefix / "logs" / "cicids" / "train_vae_seed0.log").is_file()
+    assert (prefix / "logs" / "cicids" / "train_seed0.log").is_file()

@@ -20,8 +20,11 @@ rule train:
     params:
         known=lambda wc: W.train_args(config, wc.dataset),
         methods=" ".join(f"--method {m}" for m in METHODS),
-        model=lambda wc: f"results/{wc.dataset}/models/{{method}}_seed{wc.seed}",
-        scores=lambda wc: f"results/{wc.dataset}/scores/{{method}}_seed{wc.seed}.parquet",
+        # {method} templates beside the outputs (so a module's prefix applies too)
+        model=lambda wc, output: os.path.join(os.path.dirname(output.models[0]), f"{{method}}_seed{wc.seed}"),
+        scores=lambda wc, output: os.path.join(
+            os.path.dirname(output.scores[0]), f"{{method}}_seed{wc.seed}.parquet"
+        ),
     threads: 1
     resources:
         mem_mb=4000,
