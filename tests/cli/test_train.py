@@ -322,3 +322,55 @@ def test_weights_of_an_anomalies_table_follow_the_known_anomaly_subsample(
     for key, value in direct._arrays().items():
         np.testing.assert_array_equal(cli[key], value)
     assert any(not np.array_equal(cli[k], unweighted[k]) for k in cli)
+
+
+METHODS = ("vae", "vae-matched", "aa-vae", "supervised")
+
+
+def test_several_methods_in_one_call_equal_separate_calls(tables: dict[str, Path]) -> None:
+    import torch
+
+    d = tables["dir"]
+    base = ["train", "--features", str(tables["train"]), "--threads", "1", "--config", str(tables["config"])]
+    before = torch.get_num_threads()
+    try:
+        argv = [*base, *(a for m in METHODS for a in ("--method", m)), "--seeds", "0,1"]
+        argv += ["-o", str(d / "fat" / "{method}_seed{seed}")]
+        argv += [
+            "--score-features",
+            str(tables["test"]),
+            "--scores",
+            str(d / "fat" / "{method}_{seed}.parquet"),
+        ]
+        assert main(argv) == 0
+        for method in METHODS:
+            out = d / "thin" / f"{method}_seed1"
+            assert main([*base, "--method", method, "--seed", "1", "-o", str(out)]) == 0
+            assert (
+                main(["score", str(out), str(tables["test"]), "-o", str(d / "thin" / f"{method}.parquet")])
+                == 0
+            )
+    finally:
+        torch.set_num_threads(before)
+    for method in METHODS:
+        fat, thin = (
+            _model_arrays(p) for p in (d / "fat" / f"{method}_seed1", d / "thin" / f"{method}_seed1")
+        )
+        assert fat.keys() == thin.keys()
+        for key in fat:
+            np.testing.assert_array_equal(fat[key], thin[key], err_msg=f"{method} {key}")
+        a = read_table(d / "fat" / f"{method}_1.parquet")
+        b = read_table(d / "thin" / f"{method}.parquet")
+        np.testing.assert_array_equal(a.features, b.features)
+        assert a.metadata["method"] == method
+        assert (d / "fat" / f"{method}_seed0" / "model.json").is_file()
+
+
+def test_several_methods_need_the_method_field(
+    tables: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = tables["dir"]
+    argv = ["train", "--features", str(tables["train"]), "--method", "vae", "--method", "aa-vae"]
+    assert main([*argv, "-o", str(d / "m_seed0")]) == 2
+    assert "has no {method} field" in capsys.readouterr().err
+    assert not (d / "m_seed0").exists()
