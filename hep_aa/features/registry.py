@@ -168,6 +168,13 @@ DATASETS: dict[str, DatasetInfo] = {
         r"SM $Zh$",
         "Higgs-strahlung q qbar -> Z(ll) h(bb); anomalies are SMEFT-reweighted samples.",
     ),
+    "higgs": DatasetInfo(
+        "higgs",
+        r"$h$ production, parton level (LHE)",
+        True,
+        "SM hypothesis",
+        "Any Higgs production mode read from a MadGraph LHE file; hypotheses are named weights.",
+    ),
     "mnist": DatasetInfo(
         "mnist",
         "MNIST",
@@ -276,6 +283,36 @@ VH = {
     )
 }
 
+#: parton-level Higgs features of ``hep-aa features higgs`` (hep_aa.features.higgs.HIGGS_GROUPS)
+HIGGS_PARTON = {
+    f.name: f
+    for f in (
+        Feature("pt_h", r"$p_{T}^{h}$", "GeV", "transverse momentum of the Higgs boson"),
+        Feature("y_h", r"$y_{h}$", "", "rapidity of the Higgs boson"),
+        Feature("m_jj", r"$m_{jj}$", "GeV", "invariant mass of the two tag partons"),
+        Feature("delta_eta_jj", r"$|\Delta\eta_{jj}|$", "", "pseudorapidity gap of the two tag partons"),
+        Feature(
+            "delta_phi_jj",
+            r"$\Delta\phi_{jj}$",
+            "rad",
+            "signed azimuthal difference, forward minus backward tag parton",
+        ),
+        Feature("pt_v", r"$p_{T}^{V}$", "GeV", "transverse momentum of the vector boson"),
+        Feature("y_v", r"$y_{V}$", "", "rapidity of the vector boson"),
+        Feature("m_vh", r"$m_{Vh}$", "GeV", "invariant mass of the V h system"),
+        Feature("pt_vh", r"$p_{T}^{Vh}$", "GeV", "transverse momentum of the V h system"),
+        Feature("dphi_vh", r"$|\Delta\phi_{Vh}|$", "rad", "azimuthal separation of V and h"),
+        Feature(
+            "cos_theta_cs",
+            r"$\cos\theta_{\mathrm{CS}}$",
+            "",
+            "Collins-Soper polar angle of the V decay fermion",
+        ),
+        Feature("phi_cs", r"$\phi_{\mathrm{CS}}$", "rad", "Collins-Soper azimuth of the V decay fermion"),
+        Feature("dr_ff", r"$\Delta R_{f\bar{f}}$", "", "separation of the two V decay fermions"),
+    )
+}
+
 SPECTATORS = {
     f.name: f
     for f in (
@@ -292,6 +329,7 @@ FEATURE_SETS: dict[tuple[str, str], Mapping[str, Feature]] = {
     ("lhco", "official"): LHCO_OFFICIAL,
     ("lhco", "jets"): JET_COLUMNS,
     ("vh", "vh"): VH,
+    ("higgs", "parton"): HIGGS_PARTON,
 }
 
 _PIXEL = re.compile(r"^px(\d{3,4})$")

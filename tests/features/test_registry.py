@@ -145,3 +145,17 @@ def test_cutflow_histogram_round_trips_through_root(tmp_path: Path) -> None:
     assert list(c.axes[0]) == ["b", "a"]
     np.testing.assert_array_equal(c.values(), [2.0, 3.0])
     np.testing.assert_array_equal(c.variances(), [4.0, 9.0])
+
+
+def test_parton_level_higgs_columns_have_labels() -> None:
+    """Every column ``hep-aa features higgs`` can write has its own entry (units in GeV, not the
+    LHCO community set's TeV), and the VH/LHCO names keep theirs."""
+    from hep_aa.features.higgs import HIGGS_GROUPS
+    from hep_aa.features.registry import HIGGS_PARTON, dataset_info, feature
+
+    for columns in HIGGS_GROUPS.values():
+        for name in columns:
+            assert feature(name, dataset="higgs") is HIGGS_PARTON[name], name
+    assert feature("m_jj", dataset="higgs").unit == "GeV"
+    assert feature("pt_h", dataset="vh").description.endswith("h candidate")
+    assert dataset_info("higgs").collider
