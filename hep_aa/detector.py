@@ -49,7 +49,7 @@ from hep_aa._version import __version__
 from hep_aa.exceptions import DataFormatError, ModelError
 from hep_aa.io.artifacts import MODEL_SIDECAR, MODEL_WEIGHTS, load_model_folder, save_model_folder
 from hep_aa.io.model_schema import MODEL_FORMAT, MODEL_FORMAT_VERSION
-from hep_aa.saved_model import build_network, network_scores
+from hep_aa.saved_model import RESTORE_ERRORS, build_network, network_scores, restore_error
 from hep_aa.training import (
     Scaler,
     finetune,
@@ -362,11 +362,8 @@ class _Detector(OutlierMixin, BaseEstimator):
             obj._restore(arrays)
         except ModelError:
             raise
-        except (KeyError, RuntimeError, TypeError, ValueError) as exc:  # torch: shape/key mismatch
-            reason = " ".join(str(exc).split())[:300]
-            raise ModelError(
-                f"{folder / WEIGHTS}: cannot restore the weights ({type(exc).__name__}: {reason}); re-train the model"
-            ) from None
+        except RESTORE_ERRORS as exc:  # torch: shape/key mismatch
+            raise restore_error(folder, exc) from None
         return obj
 
 

@@ -43,6 +43,18 @@ VAE_CLASSES = frozenset({"AnomalyAwareVAE", "PlainVAE", "EpochMatchedVAE"})
 CLASSIFIER_CLASSES = frozenset({"SyntheticAnomalyClassifier", "SupervisedClassifier"})
 
 
+#: What restoring tensors into a network raises on a shape or key mismatch.
+RESTORE_ERRORS = (KeyError, RuntimeError, TypeError, ValueError)
+
+
+def restore_error(folder: Path, exc: BaseException) -> ModelError:
+    """The one-line error of a model folder whose weights do not fit its network."""
+    reason = " ".join(str(exc).split())[:300]
+    return ModelError(
+        f"{folder / MODEL_WEIGHTS}: cannot restore the weights ({type(exc).__name__}: {reason}); re-train the model"
+    )
+
+
 def network_kind(class_name: str) -> str | None:
     """``"vae"`` or ``"classifier"`` for a saved torch detector class, else None."""
     return "vae" if class_name in VAE_CLASSES else "classifier" if class_name in CLASSIFIER_CLASSES else None
@@ -129,12 +141,8 @@ def load_scorer(path: str | os.PathLike[str]) -> SavedScorer | None:
     try:
         module = build_network(kind, len(names), params)
         module.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in arrays.items()})
-    except (KeyError, RuntimeError, TypeError, ValueError) as exc:  # torch: shape/key mismatch
-        reason = " ".join(str(exc).split())[:300]
-        raise ModelError(
-            f"{folder / MODEL_WEIGHTS}: cannot restore the weights ({type(exc).__name__}: {reason}); "
-            "re-train the model"
-        ) from None
+    except RESTORE_ERRORS as exc:
+        raise restore_error(folder, exc) from None
     module = module.to(resolve_device(params.get("device", "auto"))).eval()
     return SavedScorer(
         folder,
